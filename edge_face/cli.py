@@ -1,0 +1,176 @@
+"""`edge-face`: serve | verify | encrypt | calibrate | bench. Wires things together; owns no logic."""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+from edge_face.config import ConfigError, load_config
+
+
+def _machine() -> dict:
+    import os
+
+    return {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "processor": _cpu_model()}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _service(args):
+    from edge_face.service import FaceService
+
+    return FaceService.from_config(load_config(args.config))
+
+
+def cmd_serve(args) -> int:
+    from edge_face.api.server import serve
+
+    env = {}
+    if args.host:
+        env["EDGE_FACE_HOST"] = args.host
+    if args.port:
+        env["EDGE_FACE_PORT"] = str(args.port)
+    import os
+
+    config = load_config(args.config, {**os.environ, **env})
+    serve(config)
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from edge_face.imaging import ImageError, decode_image
+    from edge_face.service import NoFaceFound
+
+    from edge_face.service import FaceService
+
+    config = load_config(args.config)
+    service = FaceService.from_config(config)
+    try:
+        first = decode_image(Path(args.first).read_bytes(), config.limits)
+        second = decode_image(Path(args.second).read_bytes(), config.limits)
+        r = service.verify_pair(first, second, auto_rotate=args.auto_rotate)
+    except (OSError, ImageError, NoFaceFound) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    threshold = args.threshold
+    out = {"verification_score": round(r.score, 4), "cosine": round(r.cosine, 4), "first_rect": list(r.first_rect),
+           "second_rect": list(r.second_rect), "threshold": threshold,
+           "decision": "same person" if r.score >= threshold else "different people"}
+    print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+    return 0
+
+
+def cmd_encrypt(args) -> int:
+    from edge_face.crypto import VendorCipher
+
+    config = load_config(args.config)
+    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    print(VendorCipher(config.aes_key, config.aes_iv).encrypt(data))
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from edge_face.bench import calibrate
+    from edge_face.models import ModelRegistry
+    from edge_face.backends import CpuBackend
+    from edge_face.service import FaceService
+
+    config = load_config(args.config)
+    variant = args.variant or config.model_variant
+    service = FaceService(ModelRegistry(config.models_dir, CpuBackend(config.threads)), variant,
+                          calibration=calibrate.identity_calibration())
+    fitted = calibrate.fit(Path(args.data), service, progress=not args.json)
+    if args.write:
+        calibrate.write(Path(config.models_dir) / "verification" / f"{variant}.json", fitted)
+    print(json.dumps({"machine": _machine(), **fitted}, indent=2))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    service = _service(args) if args.which in ("lfw", "detect") else None
+    if args.which == "lfw":
+        from edge_face.bench import lfw
+
+        result = lfw.run(Path(args.data), service, far_over_all=not args.pairs_only, progress=not args.json)
+        if args.peer:
+            from edge_face.bench import peer
+
+            result = {"edge_face": result, "peer": peer.run_lfw(args.peer, Path(args.data))}
+    elif args.which == "detect":
+        from edge_face.bench import detect
+
+        result = detect.run(Path(args.data), service)
+    elif args.which == "http":
+        from edge_face.bench import http
+
+        result = http.run(Path(args.data), clients=args.clients, requests=args.requests, config=load_config(args.config))
+    else:  # pragma: no cover - argparse restricts the choices
+        raise SystemExit(f"unknown benchmark {args.which}")
+    out = {"benchmark": args.which, "machine": _machine(), "result": result}
+    print(json.dumps(out, indent=2 if not args.json else None, default=float))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-face", description=__doc__)
+    p.add_argument("--config", help="TOML configuration file (default: $EDGE_FACE_CONFIG, else embedded defaults)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP service")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    v = sub.add_parser("verify", help="compare the main faces of two photos")
+    v.add_argument("first")
+    v.add_argument("second")
+    v.add_argument("--auto-rotate", action="store_true")
+    v.add_argument("--threshold", type=float, default=0.7, help="score threshold (0.7 = FAR 1/10,000)")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_verify)
+
+    e = sub.add_parser("encrypt", help="encrypt a file as a client must send it (Base64 AES-256-GCM)")
+    e.add_argument("file", help="file to encrypt, or - for standard input")
+    e.set_defaults(func=cmd_encrypt)
+
+    c = sub.add_parser("calibrate", help="fit the cosine -> score map of a model variant on a face folder")
+    c.add_argument("--data", required=True, help="folder with images/<identity>/*")
+    c.add_argument("--variant")
+    c.add_argument("--write", action="store_true", help="store the fitted map in models/verification/<variant>.json")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_calibrate)
+
+    b = sub.add_parser("bench", help="benchmarks (JSON)")
+    b.add_argument("which", choices=["lfw", "detect", "http"])
+    b.add_argument("--data", required=True)
+    b.add_argument("--json", action="store_true", help="compact JSON only, no progress lines")
+    b.add_argument("--peer", help="also run a peer on the same data (lfw: face_recognition)")
+    b.add_argument("--pairs-only", action="store_true", help="lfw: skip the FAR over all cross-identity pairs")
+    b.add_argument("--clients", type=int, default=4, help="http: concurrent clients")
+    b.add_argument("--requests", type=int, default=200, help="http: requests in all")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+"""Model manifests (sha256, licence, I/O contract) and the registry that loads each model once."""
+from edge_face.models.registry import ModelError, ModelManifest, ModelRegistry
+
+__all__ = ["ModelError", "ModelManifest", "ModelRegistry"]

@@ -1,0 +1,82 @@
+"""Face detection with YuNet (5 landmarks), run at the photo's own size padded to a multiple of 32.
+
+YuNet is anchor-free: for each stride s in (8, 16, 32) every feature-map cell predicts a class and an objectness
+score (the face score is their geometric mean), a box as (dx, dy, log w, log h) in units of s, and five landmarks as
+offsets from the cell. The decoding below follows OpenCV's FaceDetectorYN, which is the reference it is tested
+against.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edge_face.backends import Runner
+from edge_face.pipeline.types import Face
+
+STRIDES = (8, 16, 32)
+
+
+def _output(outputs: dict[str, np.ndarray], kind: str, stride: int) -> np.ndarray:
+    key = f"{kind}_{stride}"
+    for name, value in outputs.items():
+        if name == key or name.endswith(key) or name.split(":")[0].endswith(key):
+            return value
+    raise KeyError(f"detector output {key} not found in {sorted(outputs)}")
+
+
+def decode(outputs: dict[str, np.ndarray], width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw outputs of a (height x width) padded input -> (scores N, boxes N x 4 xyxy, landmarks N x 5 x 2)."""
+    scores, boxes, marks = [], [], []
+    for s in STRIDES:
+        cols, rows = width // s, height // s
+        cls = np.clip(_output(outputs, "cls", s).reshape(-1), 0, 1)
+        obj = np.clip(_output(outputs, "obj", s).reshape(-1), 0, 1)
+        bbox = _output(outputs, "bbox", s).reshape(-1, 4)
+        kps = _output(outputs, "kps", s).reshape(-1, 5, 2)
+        r, c = np.divmod(np.arange(rows * cols), cols)
+        cell = np.stack([c, r], axis=1).astype(np.float32)
+        centre = (cell + bbox[:, :2]) * s
+        size = np.exp(bbox[:, 2:4]) * s
+        scores.append(np.sqrt(cls * obj))
+        boxes.append(np.concatenate([centre - size / 2, centre + size / 2], axis=1))
+        marks.append((kps + cell[:, None, :]) * s)
+    return np.concatenate(scores), np.concatenate(boxes), np.concatenate(marks)
+
+
+class YuNetDetector:
+    """Finds every face above `score_threshold`; photos are scaled down so the long side is at most `max_side`."""
+
+    def __init__(self, runner: Runner, score_threshold: float = 0.6, nms_threshold: float = 0.3,
+                 max_side: int = 640, min_side: int = 160) -> None:
+        self.runner = runner
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        self.max_side = max_side
+        self.min_side = min_side
+
+    def _input(self, bgr: np.ndarray) -> tuple[np.ndarray, float]:
+        h, w = bgr.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        if max(h, w) * scale < self.min_side:  # tiny photos: upscale so small faces reach the 8-px stride
+            scale = self.min_side / max(h, w)
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        pw, ph = -(-sw // 32) * 32, -(-sh // 32) * 32
+        canvas = np.zeros((ph, pw, 3), np.float32)
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        canvas[:sh, :sw] = cv2.resize(bgr, (sw, sh), interpolation=interp) if (sw, sh) != (w, h) else bgr
+        return canvas[None], scale
+
+    def detect(self, bgr: np.ndarray, score_threshold: float | None = None) -> list[Face]:
+        """Faces sorted by score, in the pixel frame of `bgr`."""
+        threshold = self.score_threshold if score_threshold is None else score_threshold
+        x, scale = self._input(bgr)
+        outputs = self.runner.run(x)
+        scores, boxes, marks = decode(outputs, x.shape[2], x.shape[1])
+        keep = scores >= threshold
+        if not keep.any():
+            return []
+        scores, boxes, marks = scores[keep], boxes[keep] / scale, marks[keep] / scale
+        xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+        picked = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), threshold, self.nms_threshold)
+        picked = np.asarray(picked, dtype=int).reshape(-1)
+        return [Face(box=boxes[i], landmarks=marks[i], score=float(scores[i])) for i in picked]
