@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup serve test fixtures models bench-lfw bench-detect bench-http clean
+.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ models:
 	$(PYTHON) -m venv .venv-build
 	.venv-build/bin/python -m pip install --quiet -r models/requirements-build.txt
 	.venv-build/bin/python models/build_models.py
+
+# The benchmark peer (face_recognition 1.3.0 on a prebuilt dlib), for `edge-face bench lfw --peer face_recognition`.
+peer: setup
+	$(BIN)/python -m pip install --quiet -e '.[peer]'
+	$(BIN)/python -m pip install --quiet --no-deps face_recognition==1.3.0
 
 DATA ?= ../shared/data
 bench-lfw: setup

@@ -16,12 +16,10 @@ from edge_face.native import cosine_matrix
 from edge_face.pipeline.align import align
 from edge_face.pipeline.calibrate import TABLE, Calibration
 from edge_face.pipeline.detect import YuNetDetector
-from edge_face.pipeline.embed import FusedEmbedder, MobileFaceNetEmbedder, SFaceEmbedder
+from edge_face.pipeline.embed import FusedEmbedder, embedder_for
 from edge_face.pipeline.orient import TURNS, box_to_original, rotate
 from edge_face.pipeline.select import main_face_index
 from edge_face.pipeline.types import Face
-
-EMBEDDERS = {"sface": SFaceEmbedder, "mobilefacenet": MobileFaceNetEmbedder}
 
 Rect = tuple[int, int, int, int]
 
@@ -74,7 +72,7 @@ class FaceService:
         self.variant = registry.read_json(f"verification/{variant}.json")
         self.detector = YuNetDetector(registry.runner(self.variant["detector"]))
         self.embedder = FusedEmbedder(
-            [(EMBEDDERS[p["model"]](registry.runner(p["model"])), float(p["weight"])) for p in self.variant["embedders"]]
+            [(embedder_for(p["model"], registry.runner(p["model"])), float(p["weight"])) for p in self.variant["embedders"]]
         )
         self.calibration = Calibration.from_dict(calibration or self.variant["calibration"])
 

@@ -42,17 +42,18 @@ class Calibration:
         return float(np.interp(score, self.scores, self.cosines))
 
 
-def fit_knots(impostor_cosines: np.ndarray, step: float = 0.025, min_tail: int = 200) -> Calibration:
+def fit_knots(impostor_cosines: np.ndarray, step: float = 0.025, min_tail: int = 200, top: float = 0.95) -> Calibration:
     """Fit knots so that P(score >= t | impostor) = 10^-(10t-3).
 
     Quantiles are used directly where at least `min_tail` impostor pairs lie above them; further out the tail is
     extrapolated with a straight line in (cosine, log10 FAR) fitted on the last decade that has the data, which is
-    how far-tail rates are estimated from a few million pairs without chasing single outliers.
+    how far-tail rates are estimated from a few million pairs without chasing single outliers. Knots stop at `top`
+    and the last stretch runs linearly to (1, 1), so genuine pairs keep distinct scores instead of all saturating.
     """
     c = np.sort(np.asarray(impostor_cosines, np.float64))
     n = len(c)
     # t = 0.3 is FAR 1: the lowest impostor similarity.
-    ts = np.round(np.arange(0.3 + step, 1.0 + 1e-9, step), 6)
+    ts = np.round(np.arange(0.3 + step, top + 1e-9, step), 6)
     knots_c, knots_t = [max(-1.0, c[0] - 1e-6)], [0.3]
     measured = [(t, far_of_score(t)) for t in ts if far_of_score(t) * n >= min_tail]
     for t, far in measured:

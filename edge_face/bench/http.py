@@ -1,0 +1,109 @@
+"""`edge-face bench http`: endpoint 1.1 under load from several clients, through the real server over HTTP.
+
+The server is started as its own process (`edge-face serve`) as in production; photos are LFW-layout pairs
+re-encoded as 640x480 JPEGs and encrypted like a vendor client would.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_face.config import Config
+from edge_face.crypto import VendorCipher
+
+PATH = "/identity/image_verification/stateless"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _jpeg_640x480(path: Path) -> bytes:
+    img = cv2.imread(str(path))
+    canvas = cv2.resize(img, (640, 480), interpolation=cv2.INTER_LINEAR)
+    ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return buf.tobytes()
+
+
+def _bodies(data: Path, cipher: VendorCipher, count: int) -> list[bytes]:
+    with open(data / "pairs.csv", newline="") as fh:
+        pairs = list(csv.DictReader(fh))[:count]
+    return [urllib.parse.urlencode({
+        "first_encrypted_image": cipher.encrypt(_jpeg_640x480(data / p["path_a"])),
+        "second_encrypted_image": cipher.encrypt(_jpeg_640x480(data / p["path_b"])),
+    }).encode() for p in pairs]
+
+
+def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("server did not become ready")
+
+
+def _post(base: str, body: bytes) -> tuple[float, int]:
+    req = urllib.request.Request(base + PATH, data=body,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    return (time.perf_counter() - t0) * 1e3, status
+
+
+def run(data: Path, clients: int = 4, requests: int = 200, config: Config | None = None) -> dict:
+    config = config or Config()
+    cipher = VendorCipher(config.aes_key, config.aes_iv)
+    bodies = _bodies(data, cipher, min(requests, 100))
+    port = _free_port()
+    env = {**os.environ, "EDGE_FACE_PORT": str(port), "EDGE_FACE_HOST": "127.0.0.1"}
+    proc = subprocess.Popen([sys.executable, "-m", "edge_face.cli", "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc)
+        for body in bodies[:clients]:  # warm-up
+            _post(base, body)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            results = list(pool.map(lambda i: _post(base, bodies[i % len(bodies)]), range(requests)))
+        wall = time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    lat = np.array([r[0] for r in results])
+    codes: dict[str, int] = {}
+    for _, status in results:
+        codes[str(status)] = codes.get(str(status), 0) + 1
+    return {
+        "endpoint": PATH, "image": "640x480 JPEG, encrypted, form-urlencoded", "clients": clients,
+        "requests": requests, "http_status": codes,
+        "latency_ms_p50": float(np.percentile(lat, 50)), "latency_ms_p99": float(np.percentile(lat, 99)),
+        "latency_ms_median": statistics.median(lat.tolist()), "requests_per_second": requests / wall,
+    }
