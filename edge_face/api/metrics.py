@@ -1,0 +1,63 @@
+"""Request counters and latency histograms in the Prometheus text format, without a client library.
+
+Two metric families are all a kiosk needs; writing them by hand keeps the runtime free of a dependency.
+"""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+# Seconds; a verification on a small board takes 50 ms to a few seconds.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _le(bound: float) -> str:
+    return repr(float(bound))
+
+
+class Metrics:
+    """Thread-safe: waitress serves requests from several threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: dict[tuple[str, str, str], int] = defaultdict(int)
+        self._buckets: dict[str, list[int]] = {}
+        self._sums: dict[str, float] = defaultdict(float)
+        self._counts: dict[str, int] = defaultdict(int)
+
+    def observe(self, endpoint: str, code: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self._requests[(endpoint, code, str(status))] += 1
+            buckets = self._buckets.setdefault(endpoint, [0] * len(BUCKETS))
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    buckets[i] += 1
+            self._sums[endpoint] += seconds
+            self._counts[endpoint] += 1
+
+    def render(self, gauges: dict[str, tuple[str, float]] | None = None) -> str:
+        """The exposition text; `gauges` adds name -> (help, value) lines such as readiness."""
+        lines: list[str] = []
+        for name, (help_text, value) in (gauges or {}).items():
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
+        with self._lock:
+            lines += ["# HELP edge_face_http_requests_total HTTP requests by endpoint, API code and HTTP status.",
+                      "# TYPE edge_face_http_requests_total counter"]
+            for (endpoint, code, status), n in sorted(self._requests.items()):
+                lines.append(f'edge_face_http_requests_total{{endpoint="{_label(endpoint)}",code="{_label(code)}",'
+                             f'status="{status}"}} {n}')
+            name = "edge_face_http_request_duration_seconds"
+            lines += [f"# HELP {name} Time from the request reaching the app to its response.",
+                      f"# TYPE {name} histogram"]
+            for endpoint in sorted(self._buckets):
+                ep = _label(endpoint)
+                for bound, n in zip(BUCKETS, self._buckets[endpoint]):
+                    lines.append(f'{name}_bucket{{endpoint="{ep}",le="{_le(bound)}"}} {n}')
+                lines.append(f'{name}_bucket{{endpoint="{ep}",le="+Inf"}} {self._counts[endpoint]}')
+                lines.append(f'{name}_sum{{endpoint="{ep}"}} {self._sums[endpoint]:.6f}')
+                lines.append(f'{name}_count{{endpoint="{ep}"}} {self._counts[endpoint]}')
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,35 @@
+"""Operations endpoints outside the vendor API: liveness of the process, readiness of the models, metrics.
+
+No API key here: they reveal no face data, and a supervisor must reach them without the key.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from edge_face.api.state import respond, state
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The process answers HTTP; says nothing about the models."""
+    return respond({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """200 with the models and thresholds once loaded, 503 while loading or after a failed load."""
+    services = state().services
+    service = services.peek()
+    if service is None:
+        return respond({"status": services.status}, 503)
+    return respond({"status": "ready", **service.describe()})
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    st = state()
+    ready = 1.0 if st.services.peek() is not None else 0.0
+    text = st.metrics.render({"edge_face_ready": ("1 once the face models are loaded.", ready)})
+    return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")

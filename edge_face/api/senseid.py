@@ -1,0 +1,97 @@
+"""SenseID §1.1 and §1.2 (API.md): fields -> images -> service -> the vendor's JSON, nothing more.
+
+The response keeps the vendor's exact keys so strict clients written for the private cloud work unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import Blueprint, Response, request
+
+from edge_face.api.errors import (
+    CORRUPTED_IMAGE,
+    DETECTION_FAILED,
+    INVALID_ARGUMENT,
+    INVALID_IMAGE_TYPE,
+    SUCCESS,
+    ApiError,
+)
+from edge_face.api.payload import load_images, read_fields
+from edge_face.api.state import respond, state
+from edge_face.service import NoFaceFound
+
+bp = Blueprint("senseid", __name__)
+
+IMAGES = ("first_encrypted_image", "second_encrypted_image")
+
+
+def _digest(text: str) -> bytes:
+    # Hash first so that compare_digest sees equal lengths and leaks nothing about the key's length.
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def check_api_key(keys: tuple[str, ...]) -> None:
+    """Optional API key (API.md decision): `Authorization: Bearer <key>` or `X-API-Key`; 401 with 1200 if wrong."""
+    if not keys:
+        return
+    given: list[str] = []
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        given.append(token.strip())
+    if request.headers.get("X-API-Key"):
+        given.append(request.headers["X-API-Key"].strip())
+    ok = False
+    for candidate in given:
+        for key in keys:  # no early exit: the time taken does not depend on which key matched
+            ok |= hmac.compare_digest(_digest(candidate), _digest(key))
+    if not ok:
+        raise ApiError(INVALID_ARGUMENT, "missing or wrong API key", 401)
+
+
+@bp.before_request
+def _authenticate() -> None:
+    check_api_key(state().config.api_keys)
+
+
+def _no_face(exc: NoFaceFound) -> ApiError:
+    return ApiError(DETECTION_FAILED, f"detection failed: no face in the {exc.which} image")
+
+
+@bp.post("/identity/image_verification/stateless", provide_automatic_options=False)
+def image_verification() -> Response:
+    """§1.1: the main face of each photo, one calibrated score."""
+    st = state()
+    fields = read_fields(request, IMAGES, ("auto_rotate", "check_quality"))
+    auto_rotate = fields.flag("auto_rotate")
+    if fields.flag("check_quality"):
+        raise ApiError(INVALID_ARGUMENT, "check_quality is not supported yet")
+    service = st.services.get()
+    first, second = load_images(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=INVALID_IMAGE_TYPE)
+    try:
+        result = service.verify_pair(first, second, auto_rotate=auto_rotate)
+    except NoFaceFound as exc:
+        raise _no_face(exc) from None
+    return respond({"code": SUCCESS, "verification_score": float(result.score)})
+
+
+@bp.post("/identity/multiface_image_omni_verification/stateless", provide_automatic_options=False)
+def multiface_verification() -> Response:
+    """§1.2: every face against every face; rows = first photo, columns = second, rects in the same order."""
+    st = state()
+    fields = read_fields(request, IMAGES, ("auto_rotate",))
+    auto_rotate = fields.flag("auto_rotate")
+    service = st.services.get()
+    first, second = load_images(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=CORRUPTED_IMAGE)
+    try:
+        result = service.verify_all_pairs(first, second, auto_rotate=auto_rotate)
+    except NoFaceFound as exc:
+        raise _no_face(exc) from None
+    return respond({
+        "code": SUCCESS,
+        "scores": [[float(s) for s in row] for row in result.scores],
+        "face_rects": {
+            "first_image_face_rects": [[int(v) for v in rect] for rect in result.first_rects],
+            "second_image_face_rects": [[int(v) for v in rect] for rect in result.second_rects],
+        },
+    })

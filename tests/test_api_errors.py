@@ -1,0 +1,235 @@
+"""Every documented error of §1.1 and §1.2, each caused by a real malformed request over real HTTP, and each
+followed by a valid request to show the server is unharmed."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edge_face.crypto import VendorCipher
+
+VERIFY = "/identity/image_verification/stateless"
+ALL_PAIRS = "/identity/multiface_image_omni_verification/stateless"
+FIRST, SECOND = "first_encrypted_image", "second_encrypted_image"
+
+
+def encode(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt)
+    return buf.getvalue()
+
+
+@lru_cache
+def grey_png() -> bytes:
+    return encode(Image.new("RGB", (320, 240), (128, 128, 128)))
+
+
+@lru_cache
+def noise_png() -> bytes:
+    rng = np.random.default_rng(7)
+    return encode(Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)))
+
+
+@lru_cache
+def corrupt_png() -> bytes:
+    data = bytearray(noise_png())
+    idat = data.index(b"IDAT")
+    data[idat + 100] ^= 0xFF  # the chunk's CRC no longer matches
+    return bytes(data)
+
+
+@lru_cache
+def oversized_photo() -> bytes:
+    """A JPEG signature followed by 5 MB: refused on its length before anything is decoded."""
+    return b"\xff\xd8\xff\xe0" + os.urandom(5 * 1024 * 1024)
+
+
+def good(photos) -> bytes:
+    return (photos / "obama.jpg").read_bytes()
+
+
+def truncated_jpeg(photos) -> bytes:
+    return good(photos)[:60_000]
+
+
+# (id, path, fields(api, photos), HTTP status, code, text the message must contain)
+CASES = [
+    ("missing-first", VERIFY, lambda a, p: {SECOND: a.encrypt(good(p))}, 400, 1200, FIRST),
+    ("missing-second", ALL_PAIRS, lambda a, p: {FIRST: a.encrypt(good(p))}, 400, 1200, SECOND),
+    ("empty-body", VERIFY, lambda a, p: {}, 400, 1200, FIRST),
+    ("unknown-field", VERIFY, lambda a, p: a.pair(good(p), good(p), return_image="true"), 400, 1200, "return_image"),
+    ("check_quality-unknown-on-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), good(p), check_quality="false"),
+     400, 1200, "check_quality"),
+    ("bad-boolean", VERIFY, lambda a, p: a.pair(good(p), good(p), auto_rotate="yes"), 400, 1200, "auto_rotate"),
+    ("bad-boolean-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), good(p), auto_rotate=""), 400, 1200, "auto_rotate"),
+    ("bad-boolean-check_quality", VERIFY, lambda a, p: a.pair(good(p), good(p), check_quality="2"),
+     400, 1200, "check_quality"),
+    ("check_quality-true", VERIFY, lambda a, p: a.pair(good(p), good(p), check_quality="true"),
+     400, 1200, "check_quality is not supported yet"),
+    ("bad-base64", VERIFY, lambda a, p: {FIRST: "not*base64!", SECOND: a.encrypt(good(p))}, 400, 1200, FIRST),
+    ("bad-base64-second", ALL_PAIRS, lambda a, p: {FIRST: a.encrypt(good(p)), SECOND: "%%%"}, 400, 1200, SECOND),
+    ("too-short-for-gcm", VERIFY, lambda a, p: {FIRST: "aGVsbG8=", SECOND: a.encrypt(good(p))}, 400, 1200, FIRST),
+    ("wrong-key", VERIFY, lambda a, p: {FIRST: VendorCipher("k" * 32, a.config.aes_iv).encrypt(good(p)),
+                                        SECOND: a.encrypt(good(p))}, 400, 1200, FIRST),
+    ("wrong-iv", ALL_PAIRS, lambda a, p: {FIRST: a.encrypt(good(p)),
+                                          SECOND: VendorCipher(a.config.aes_key, "i" * 12).encrypt(good(p))},
+     400, 1200, SECOND),
+    ("too-small", VERIFY, lambda a, p: a.pair(encode(Image.new("RGB", (6, 6))), good(p)), 400, 2003, FIRST),
+    ("too-wide", ALL_PAIRS, lambda a, p: a.pair(good(p), encode(Image.new("RGB", (6000, 10)))), 400, 2003, SECOND),
+    ("too-wide-1.1", VERIFY, lambda a, p: a.pair(encode(Image.new("L", (6000, 10))), good(p)), 400, 2003, FIRST),
+    ("over-5MB", VERIFY, lambda a, p: a.pair(oversized_photo(), good(p)), 400, 2004, FIRST),
+    ("over-5MB-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), oversized_photo()), 400, 2004, SECOND),
+    ("text-file", VERIFY, lambda a, p: a.pair(b"just some text\n" * 50, good(p)), 400, 2005, FIRST),
+    ("text-file-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), b"%PDF-1.4 not a photo"), 400, 2005, SECOND),
+    ("truncated-jpeg", VERIFY, lambda a, p: a.pair(truncated_jpeg(p), good(p)), 400, 2005, FIRST),
+    ("truncated-jpeg-1.2", ALL_PAIRS, lambda a, p: a.pair(truncated_jpeg(p), good(p)), 400, 2006, FIRST),
+    ("corrupt-png", VERIFY, lambda a, p: a.pair(good(p), corrupt_png()), 400, 2005, SECOND),
+    ("corrupt-png-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), corrupt_png()), 400, 2006, SECOND),
+    ("no-face-first", VERIFY, lambda a, p: a.pair(grey_png(), good(p)), 400, 4000, "first"),
+    ("no-face-second", VERIFY, lambda a, p: a.pair(good(p), noise_png()), 400, 4000, "second"),
+    ("no-face-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), grey_png()), 400, 4000, "second"),
+]
+
+
+@pytest.mark.parametrize("path, fields, status, code, text", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_documented_error(api, photos, path, fields, status, code, text):
+    resp = api.post(path, fields(api, photos))
+    body = resp.json()
+    assert (resp.status_code, body["code"]) == (status, code), body
+    assert text in body["message"]
+    assert list(body) == ["code", "message", "request_id"]
+    api.assert_alive(photos)
+
+
+def test_same_errors_from_multipart(api, photos):
+    files = {FIRST: ("a.jpg", api.encrypt(truncated_jpeg(photos)).encode()), SECOND: (None, api.encrypt(good(photos)))}
+    assert api.post(ALL_PAIRS, files=files).json()["code"] == 2006
+    files = {FIRST: (None, "garbage"), SECOND: ("b", api.encrypt(good(photos)).encode())}
+    assert api.post(VERIFY, files=files).json()["code"] == 1200
+    api.assert_alive(photos)
+
+
+def test_repeated_field(api, photos):
+    fields = api.pair(good(photos), good(photos))
+    resp = api.post(VERIFY, list(fields.items()) + [(FIRST, fields[FIRST])])
+    assert (resp.status_code, resp.json()["code"]) == (400, 1200) and FIRST in resp.json()["message"]
+    api.assert_alive(photos)
+
+
+def test_json_body_is_refused_as_invalid_argument(api, photos):
+    resp = api.post(VERIFY, json=api.pair(good(photos), good(photos)))
+    assert (resp.status_code, resp.json()["code"]) == (400, 1200)
+    assert "application/json" in resp.json()["message"]
+    api.assert_alive(photos)
+
+
+def test_body_over_the_limit_is_413_with_2004(api_server, api_config, photos):
+    small = api_server(limits=replace(api_config.limits, max_body_bytes=1024 * 1024))
+    big = small.pair((photos / "obama3.jpg").read_bytes(), (photos / "biden.jpg").read_bytes())
+    assert sum(len(v) for v in big.values()) > 1024 * 1024
+    resp = small.post(VERIFY, big)
+    assert (resp.status_code, resp.json()["code"]) == (413, 2004), resp.text
+    resp = small.post(ALL_PAIRS, files={k: ("f", v.encode()) for k, v in big.items()})
+    assert (resp.status_code, resp.json()["code"]) == (413, 2004), resp.text
+    small.assert_alive(photos)
+    # Far over the limit, waitress refuses it from the headers alone, before buffering anything.
+    status, _ = raw_http(small.url, f"POST {VERIFY} HTTP/1.1\r\nHost: x\r\nContent-Length: {8 * 1024 * 1024}\r\n"
+                                    "Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+    assert status == 413
+    small.assert_alive(photos)
+
+
+def raw_http(url: str, request: str) -> tuple[int, dict | None]:
+    """Send bytes as they are (requests would fix them) and read until the server closes."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request.encode("latin-1"))
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    try:
+        return status, json.loads(rest[: int(length.group(1))] if length else rest)
+    except ValueError:
+        return status, None
+
+
+@pytest.mark.parametrize("version, connection", [("1.1", "close"), ("1.0", "close"), ("1.0", "")])
+def test_post_without_content_length_is_411(api, photos, version, connection):
+    header = f"Connection: {connection}\r\n" if connection else ""
+    status, body = raw_http(api.url, f"POST {VERIFY} HTTP/{version}\r\nHost: x\r\n{header}"
+                                     "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+                                     "first_encrypted_image=abc&second_encrypted_image=def")
+    assert status == 411 and body["code"] == 1200 and body["request_id"]
+    api.assert_alive(photos)
+
+
+def test_chunked_body_is_accepted(api, photos):
+    fields = api.pair(good(photos), (photos / "obama2.jpg").read_bytes())
+    resp = api.post(VERIFY, iter([f"{k}={v.replace('+', '%2B')}&".encode() for k, v in fields.items()]),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.request.headers.get("Transfer-Encoding") == "chunked"
+    assert resp.json()["code"] == 1000, resp.json()
+
+
+def test_unknown_path_is_404_json(api, photos):
+    for method in ("get", "post"):
+        resp = getattr(api, method)("/identity/no_such_thing")
+        assert resp.status_code == 404
+        assert resp.json()["code"] == 1200 and resp.json()["message"] == "not found" and resp.json()["request_id"]
+    api.assert_alive(photos)
+
+
+def test_wrong_method_is_405_json(api, photos):
+    for method, path in (("get", VERIFY), ("get", ALL_PAIRS), ("post", "/healthz")):
+        resp = getattr(api, method)(path, **({"data": {"x": "1"}} if method == "post" else {}))
+        assert resp.status_code == 405, (method, path)
+        assert resp.json()["code"] == 1200 and resp.json()["message"] == "method not allowed"
+    import requests
+
+    resp = requests.options(api.url + VERIFY, timeout=10)
+    assert resp.status_code == 405 and "POST" in resp.headers["Allow"]
+    api.assert_alive(photos)
+
+
+class Exploding:
+    """The real service whose comparison fails unexpectedly, to reach the 500 path through real HTTP."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def describe(self) -> dict:
+        return self.real.describe()
+
+    def verify_pair(self, first, second, *, auto_rotate=False):
+        raise RuntimeError("model exploded")
+
+    def verify_all_pairs(self, first, second, *, auto_rotate=False):
+        return self.real.verify_all_pairs(first, second, auto_rotate=auto_rotate)
+
+
+def test_unexpected_exception_is_500_without_details(api_server, face_service, photos, caplog):
+    broken = api_server(service=Exploding(face_service))
+    fields = broken.pair(good(photos), good(photos))
+    with caplog.at_level("INFO", logger="edge_face.api"):
+        resp = broken.post(VERIFY, fields)
+    body = resp.json()
+    assert resp.status_code == 500 and body == {"code": 5000, "message": "internal error",
+                                                "request_id": body["request_id"]}
+    assert "exploded" not in resp.text and "Traceback" not in resp.text
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors and body["request_id"] in errors[0].getMessage() and errors[0].exc_info
+    assert all(fields[FIRST][:40] not in r.getMessage() for r in caplog.records)
+    # The same server goes on serving the endpoints that work.
+    ok = broken.post(ALL_PAIRS, fields).json()
+    assert ok["code"] == 1000
