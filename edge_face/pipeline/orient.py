@@ -25,3 +25,4 @@ def box_to_original(box: np.ndarray, turns: int, width: int, height: int) -> np.
     else:
         pts = corners
     return np.concatenate([pts.min(0), pts.max(0)])
+
