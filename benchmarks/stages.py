@@ -36,7 +36,7 @@ def measure(data: Path, photos: int, threads: int, variant: str) -> dict:
     for rel in list_images(data / "images")[:photos]:
         raw = (data / rel).read_bytes()
         img, t_dec = _ms(decode_image, raw)
-        faces, t_det = _ms(service.detector.detect, img, score_threshold=service.FALLBACK_SCORE)
+        faces, t_det = _ms(service.detector.detect, img)
         if not faces:
             continue
         crop, t_al = _ms(align, img, faces[0].landmarks)

@@ -63,14 +63,11 @@ class LocatedFace:
 class FaceService:
     """detect -> align -> embed -> cosine -> calibrated score, for whole photos."""
 
-    # Detections below the detector's own threshold are used only when nothing stronger is in the photo: a
-    # blurred or dark but real face is better compared than refused.
-    FALLBACK_SCORE = 0.4
-
     def __init__(self, registry: ModelRegistry, variant: str = "float32", calibration: dict | None = None) -> None:
         self.registry = registry
         self.variant = registry.read_json(f"verification/{variant}.json")
-        self.detector = YuNetDetector(registry.runner(self.variant["detector"]))
+        self.detector = YuNetDetector(registry.runner(self.variant["detector"]),
+                                      score_threshold=float(self.variant.get("detector_score_threshold", 0.9)))
         self.embedder = FusedEmbedder(
             [(embedder_for(p["model"], registry.runner(p["model"])), float(p["weight"])) for p in self.variant["embedders"]]
         )
@@ -98,7 +95,7 @@ class FaceService:
         best_score = -1.0
         for turns in TURNS if auto_rotate else (0,):
             image = rotate(bgr, turns)
-            faces = self.detector.detect(image, score_threshold=self.FALLBACK_SCORE)
+            faces = self.detector.detect(image)
             top = max((f.score for f in faces), default=-1.0)
             if top > best_score:
                 best, best_score = (turns, image, faces), top
@@ -110,8 +107,6 @@ class FaceService:
         turns, image, faces = self._detect_turned(bgr, auto_rotate)
         if not faces:
             return []
-        strong = [f for f in faces if f.score >= self.detector.score_threshold]
-        faces = strong or faces[:1]
         if not every_face:
             ih, iw = image.shape[:2]
             faces = [faces[main_face_index(faces, iw, ih)]]
