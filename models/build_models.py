@@ -1338,7 +1338,12 @@ def build_int8(job: Int8Job, calib: CropSet, heldout: CropSet, crops: dict[str, 
             "steps": steps, "graph_rewrites": surgery,
             "quantization": {"tool": f"ai-edge-quantizer {dist_version('ai-edge-quantizer')}",
                              "scheme": "weights int8 symmetric per output channel; activations int8 asymmetric per "
-                                       "tensor, min/max over the calibration crops; graph input/output float32",
+                                       "tensor; graph input/output float32",
+                             "activation_ranges": "the quantizer's default: per tensor, an exponential moving "
+                                                  "average (factor 0.95) of each crop's min and max, crops fed in "
+                                                  "the calibration order (sha256 of the path), so the result is "
+                                                  "deterministic; rare extremes are clipped (e.g. the input range "
+                                                  "ends near pixel value 247, see io_boundary)",
                              "recipe": rcp},
             "calibration": calib.record | {"input": "each crop preprocessed exactly as at run time (see input)"},
         },
