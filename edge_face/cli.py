@@ -34,8 +34,11 @@ def _service(args):
 
 
 def cmd_serve(args) -> int:
+    import logging
+
     from edge_face.api.server import serve
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     env = {}
     if args.host:
         env["EDGE_FACE_HOST"] = args.host
