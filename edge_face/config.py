@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 # The repository's models/ when running from a checkout or an editable install.
@@ -31,6 +31,18 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class BackendConfig:
+    """Where the models run: "cpu" (XNNPACK), an accelerator (edgetpu, vx, ethosu, teflon, armnn) or "delegate"
+    with an explicit library path. `models` limits the accelerator to some models (empty: all of them)."""
+
+    kind: str = "cpu"
+    library: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+    models: tuple[str, ...] = ()
+    fallback_to_cpu: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
     port: int = 3000
@@ -43,6 +55,7 @@ class Config:
     threads: int = 2
     server_threads: int = 4
     limits: Limits = field(default_factory=Limits)
+    backend: BackendConfig = field(default_factory=BackendConfig)
 
     def validate(self) -> "Config":
         if len(self.aes_key.encode()) != 32:
@@ -53,6 +66,14 @@ class Config:
             raise ConfigError(f"port must be 1..65535, got {self.port}")
         if self.threads < 1 or self.server_threads < 1:
             raise ConfigError("threads and server_threads must be >= 1")
+        if self.backend.kind != "cpu" and self.backend.kind != "delegate":
+            from edge_face.backends.delegates import KNOWN
+
+            if self.backend.kind not in KNOWN:
+                raise ConfigError(f"backend.kind {self.backend.kind!r} is not cpu, delegate or one of "
+                                  f"{', '.join(sorted(KNOWN))}")
+        if self.backend.kind == "delegate" and not self.backend.library:
+            raise ConfigError("backend.kind = \"delegate\" needs backend.library (the delegate's .so path)")
         if not Path(self.models_dir).is_dir():
             raise ConfigError(f"models_dir {self.models_dir} is not a directory")
         return self
@@ -73,6 +94,15 @@ def _coerce(name: str, value: object, current: object) -> object:
             return float(value)  # type: ignore[arg-type]
         if isinstance(current, Path):
             return Path(str(value))
+        if isinstance(current, dict):
+            if isinstance(value, str):  # "k=v,k2=v2" from the environment
+                pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+                if any(len(p) != 2 for p in pairs):
+                    raise ValueError("expected key=value pairs separated by commas")
+                return {k.strip(): v.strip() for k, v in pairs}
+            if not isinstance(value, dict):
+                raise ValueError("expected a table")
+            return {str(k): str(v) for k, v in value.items()}
         if isinstance(current, tuple):
             if isinstance(value, str):
                 return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -89,10 +119,10 @@ def _apply(obj, values: dict, where: str):
         if key not in known:
             raise ConfigError(f"{where}: unknown setting {key!r}")
         current = getattr(obj, key)
-        if isinstance(current, Limits):
+        if is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}: [limits] must be a table")
-            changes[key] = _apply(current, value, where + " [limits]")
+                raise ConfigError(f"{where}: [{key}] must be a table")
+            changes[key] = _apply(current, value, f"{where} [{key}]")
         else:
             changes[key] = _coerce(key, value, current)
     return replace(obj, **changes)
@@ -111,17 +141,16 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
             raise ConfigError(f"config file {path}: {exc}") from None
         cfg = _apply(cfg, data, str(path))
     overrides: dict[str, object] = {}
-    limit_overrides: dict[str, object] = {}
-    limit_names = {f.name for f in fields(Limits)}
     for f in fields(Config):
-        name = _ENV_PREFIX + f.name.upper()
-        if name in env and f.name != "limits":
-            overrides[f.name] = env[name]
-    for lname in limit_names:
-        name = _ENV_PREFIX + lname.upper()
-        if name in env:
-            limit_overrides[lname] = env[name]
-    if limit_overrides:
-        overrides["limits"] = limit_overrides
+        current = getattr(cfg, f.name)
+        if is_dataclass(current):
+            # [limits] settings keep their bare names (EDGE_FACE_MAX_BODY_BYTES); other tables are prefixed
+            # (EDGE_FACE_BACKEND_KIND).
+            prefix = _ENV_PREFIX + ("" if f.name == "limits" else f.name.upper() + "_")
+            section = {g.name: env[prefix + g.name.upper()] for g in fields(current) if prefix + g.name.upper() in env}
+            if section:
+                overrides[f.name] = section
+        elif _ENV_PREFIX + f.name.upper() in env:
+            overrides[f.name] = env[_ENV_PREFIX + f.name.upper()]
     cfg = _apply(cfg, overrides, "environment")
     return cfg.validate()

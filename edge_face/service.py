@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_face.backends import CpuBackend
+from edge_face.backends import policy_from_config
 from edge_face.config import Config
 from edge_face.models import ModelRegistry
 from edge_face.native import cosine_matrix
@@ -75,7 +75,8 @@ class FaceService:
 
     @classmethod
     def from_config(cls, config: Config) -> "FaceService":
-        service = cls(ModelRegistry(config.models_dir, CpuBackend(config.threads)), config.model_variant)
+        service = cls(ModelRegistry(config.models_dir, policy_from_config(config.backend, config.threads)),
+                      config.model_variant)
         service.warm_up()
         return service
 

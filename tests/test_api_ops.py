@@ -54,6 +54,9 @@ def test_metrics_count_requests_by_endpoint_and_code(api, photos):
     assert "# TYPE edge_face_http_requests_total counter" in text
     assert "# TYPE edge_face_http_request_duration_seconds histogram" in text
     assert _sample(text, "edge_face_ready") == 1
+    backend_lines = [ln for ln in text.splitlines() if ln.startswith("edge_face_model_backend{")]
+    assert any('model="yunet"' in ln and 'backend="cpu-xnnpack' in ln and 'fallback="0"' in ln
+               for ln in backend_lines), backend_lines
     for code, status in (("1200", "400"), ("1000", "200")):
         labels = {"endpoint": VERIFY, "code": code, "status": status}
         assert _sample(text, "edge_face_http_requests_total", **labels) == \

@@ -39,11 +39,21 @@ class Metrics:
             self._sums[endpoint] += seconds
             self._counts[endpoint] += 1
 
-    def render(self, gauges: dict[str, tuple[str, float]] | None = None) -> str:
-        """The exposition text; `gauges` adds name -> (help, value) lines such as readiness."""
+    def render(self, gauges: dict[str, tuple[str, float]] | None = None,
+               models: dict[str, dict[str, str]] | None = None) -> str:
+        """The exposition text; `gauges` adds name -> (help, value) lines such as readiness, `models` the backend
+        running each model (FaceService.describe()["models"])."""
         lines: list[str] = []
         for name, (help_text, value) in (gauges or {}).items():
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
+        if models:
+            name = "edge_face_model_backend"
+            lines += [f"# HELP {name} 1 for the backend running each model; fallback=1 when a configured CPU "
+                      "fallback replaced the accelerator.", f"# TYPE {name} gauge"]
+            for model, info in sorted(models.items()):
+                lines.append(f'{name}{{model="{_label(model)}",id="{_label(info.get("id", ""))}",'
+                             f'backend="{_label(info.get("backend", ""))}",'
+                             f'fallback="{1 if "fallback_from" in info else 0}"}} 1')
         with self._lock:
             lines += ["# HELP edge_face_http_requests_total HTTP requests by endpoint, API code and HTTP status.",
                       "# TYPE edge_face_http_requests_total counter"]

@@ -30,6 +30,8 @@ def readyz() -> Response:
 @bp.get("/metrics")
 def metrics() -> Response:
     st = state()
-    ready = 1.0 if st.services.peek() is not None else 0.0
-    text = st.metrics.render({"edge_face_ready": ("1 once the face models are loaded.", ready)})
+    service = st.services.peek()
+    ready = 1.0 if service is not None else 0.0
+    text = st.metrics.render({"edge_face_ready": ("1 once the face models are loaded.", ready)},
+                             models=service.describe()["models"] if service is not None else None)
     return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")

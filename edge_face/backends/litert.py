@@ -12,9 +12,9 @@ from typing import Protocol
 import numpy as np
 
 try:
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, load_delegate
 except ImportError:  # pragma: no cover - depends on the device
-    from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+    from tflite_runtime.interpreter import Interpreter, load_delegate  # type: ignore[no-redef]
 
 
 class Backend(Protocol):

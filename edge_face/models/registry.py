@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_face.backends import Backend, CpuBackend, Runner
+from edge_face.backends import Backend, BackendPolicy, CpuBackend, DelegateError, Runner
+
+log = logging.getLogger("edge_face.models")
 
 
 class ModelError(RuntimeError):
@@ -41,12 +44,17 @@ class ModelManifest:
 class ModelRegistry:
     """Loads a model on first use (thread-safe), verifying its sha256, and remembers which backend runs it."""
 
-    def __init__(self, models_dir: Path, backend: Backend | None = None) -> None:
+    def __init__(self, models_dir: Path, backend: Backend | BackendPolicy | None = None) -> None:
         self.models_dir = Path(models_dir)
-        self.backend = backend or CpuBackend()
+        if backend is None:
+            backend = BackendPolicy()
+        elif not isinstance(backend, BackendPolicy):
+            backend = BackendPolicy(cpu=backend) if isinstance(backend, CpuBackend) else BackendPolicy(accelerator=backend)
+        self.policy = backend
         self._lock = threading.Lock()
         self._runners: dict[str, Runner] = {}
         self._manifests: dict[str, ModelManifest] = {}
+        self._fallbacks: dict[str, str] = {}  # model -> why its accelerator was not used
 
     def manifest(self, model: str) -> ModelManifest:
         with self._lock:
@@ -62,18 +70,33 @@ class ModelRegistry:
         with self._lock:
             if model not in self._runners:
                 manifest.verify()
-                try:
-                    self._runners[model] = Runner(manifest.path, self.backend)
-                except (RuntimeError, ValueError) as exc:
-                    raise ModelError(f"model {model}: cannot load on {self.backend.name}: {exc}") from None
+                self._runners[model] = self._load(model, manifest)
             return self._runners[model]
+
+    def _load(self, model: str, manifest: ModelManifest) -> Runner:
+        backend = self.policy.for_model(model)
+        try:
+            runner = Runner(manifest.path, backend)
+        except DelegateError as exc:
+            if not self.policy.fallback_to_cpu:
+                raise ModelError(f"model {model}: {exc}") from None
+            log.warning("model %s runs on the CPU, not on %s (configured fallback): %s", model, backend.name, exc)
+            self._fallbacks[model] = f"{backend.name}: {exc}"
+            runner = Runner(manifest.path, self.policy.cpu)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"model {model}: cannot load on {backend.name}: {exc}") from None
+        log.info("model %s (%s) runs on %s", model, manifest.id, runner.backend.name)
+        return runner
 
     def describe(self) -> dict[str, dict[str, str]]:
         """What /readyz reports: each loaded model, its pinned sha256 and the backend actually running it."""
-        return {
-            name: {"id": self._manifests[name].id, "sha256": self._manifests[name].sha256, "backend": r.backend.name}
-            for name, r in self._runners.items()
-        }
+        out = {}
+        for name, r in self._runners.items():
+            out[name] = {"id": self._manifests[name].id, "sha256": self._manifests[name].sha256,
+                         "backend": r.backend.name}
+            if name in self._fallbacks:
+                out[name]["fallback_from"] = self._fallbacks[name]
+        return out
 
     def read_json(self, relative: str) -> dict[str, Any]:
         """Data files shipped beside the models (calibrations, variant definitions)."""
