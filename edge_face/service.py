@@ -13,6 +13,7 @@ from edge_face.backends import policy_from_config
 from edge_face.config import Config
 from edge_face.models import ModelRegistry
 from edge_face.native import cosine_matrix
+from edge_face.observability import stage
 from edge_face.pipeline.align import align
 from edge_face.pipeline.calibrate import TABLE, Calibration
 from edge_face.pipeline.detect import YuNetDetector
@@ -72,6 +73,7 @@ class FaceService:
             [(embedder_for(p["model"], registry.runner(p["model"])), float(p["weight"])) for p in self.variant["embedders"]]
         )
         self.calibration = Calibration.from_dict(calibration or self.variant["calibration"])
+        self.warmed = False  # /readyz: True once warm_up() has run every model once
 
     @classmethod
     def from_config(cls, config: Config) -> "FaceService":
@@ -85,6 +87,7 @@ class FaceService:
         blank = np.zeros((256, 256, 3), np.uint8)
         self.detector.detect(blank)
         self.embedder.embed(np.zeros((1, 112, 112, 3), np.uint8))
+        self.warmed = True
 
     def _detect_turned(self, bgr: np.ndarray, auto_rotate: bool) -> tuple[int, np.ndarray, list[Face]]:
         """The quarter turn of the photo whose best face is the most face-like, with its faces.
@@ -96,7 +99,8 @@ class FaceService:
         best_score = -1.0
         for turns in TURNS if auto_rotate else (0,):
             image = rotate(bgr, turns)
-            faces = self.detector.detect(image)
+            with stage("detect"):
+                faces = self.detector.detect(image)
             top = max((f.score for f in faces), default=-1.0)
             if top > best_score:
                 best, best_score = (turns, image, faces), top
@@ -117,11 +121,14 @@ class FaceService:
         for f in faces:
             box = box_to_original(f.box, turns, width, height)
             rect = Face(box=box, landmarks=f.landmarks, score=f.score).rect(width, height)
-            located.append(LocatedFace(crop=align(image, f.landmarks), rect=rect, score=f.score))
+            with stage("align"):
+                crop = align(image, f.landmarks)
+            located.append(LocatedFace(crop=crop, rect=rect, score=f.score))
         return located
 
     def embed(self, faces: list[LocatedFace]) -> np.ndarray:
-        return self.embedder.embed(np.stack([f.crop for f in faces]) if faces else np.zeros((0, 112, 112, 3), np.uint8))
+        with stage("embed"):
+            return self.embedder.embed(np.stack([f.crop for f in faces]) if faces else np.zeros((0, 112, 112, 3), np.uint8))
 
     def verify_pair(self, first: np.ndarray, second: np.ndarray, *, auto_rotate: bool = False) -> PairResult:
         a = self.locate(first, auto_rotate=auto_rotate)

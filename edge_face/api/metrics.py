@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from edge_face import observability
+
 # Seconds; a verification on a small board takes 50 ms to a few seconds.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -70,4 +72,26 @@ class Metrics:
                 lines.append(f'{name}_bucket{{endpoint="{ep}",le="+Inf"}} {self._counts[endpoint]}')
                 lines.append(f'{name}_sum{{endpoint="{ep}"}} {self._sums[endpoint]:.6f}')
                 lines.append(f'{name}_count{{endpoint="{ep}"}} {self._counts[endpoint]}')
+        lines += _process_lines()
         return "\n".join(lines) + "\n"
+
+
+def _process_lines() -> list[str]:
+    """What the service records through edge_face.observability: stages, liveness outcomes, memory."""
+    name = "edge_face_stage_duration_seconds"
+    lines = [f"# HELP {name} Time spent in each processing stage (decode, detect, align, embed, liveness...).",
+             f"# TYPE {name} histogram"]
+    for stage, (counts, total, n) in sorted(observability.STAGES.snapshot().items()):
+        st = _label(stage)
+        for bound, c in zip(observability.STAGES.buckets, counts):
+            lines.append(f'{name}_bucket{{stage="{st}",le="{_le(bound)}"}} {c}')
+        lines += [f'{name}_bucket{{stage="{st}",le="+Inf"}} {n}', f'{name}_sum{{stage="{st}"}} {total:.6f}',
+                  f'{name}_count{{stage="{st}"}} {n}']
+    name = "edge_face_liveness_outcomes_total"
+    lines += [f"# HELP {name} Liveness decisions by outcome.", f"# TYPE {name} counter"]
+    for (outcome,), n in sorted(observability.LIVENESS.snapshot().items()):
+        lines.append(f'{name}{{outcome="{_label(outcome)}"}} {n}')
+    name = "process_resident_memory_bytes"
+    lines += [f"# HELP {name} Resident memory size in bytes (VmRSS).", f"# TYPE {name} gauge",
+              f"{name} {observability.rss_bytes()}"]
+    return lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from edge_face import observability
 from edge_face.api.state import respond, state
 
 bp = Blueprint("ops", __name__)
@@ -19,12 +20,16 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """200 with the models and thresholds once loaded, 503 while loading or after a failed load."""
+    """200 with the models (warmed, backend of each), thresholds and camera state once loaded; 503 while loading
+    or after a failed load."""
     services = state().services
     service = services.peek()
+    components = observability.probes()
+    camera = components.pop("camera", {"state": "none"})  # "none": no camera configured on this device
     if service is None:
-        return respond({"status": services.status}, 503)
-    return respond({"status": "ready", **service.describe()})
+        return respond({"status": services.status, "camera": camera, **components}, 503)
+    return respond({"status": "ready", "warmed": bool(getattr(service, "warmed", False)), **service.describe(),
+                    "camera": camera, **components})
 
 
 @bp.get("/metrics")

@@ -21,6 +21,7 @@ from edge_face.api.errors import (
 from edge_face.config import Limits
 from edge_face.crypto import DecryptError, VendorCipher
 from edge_face.imaging.decode import ImageError, decode_image
+from edge_face.observability import stage
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _TRUE, _FALSE = ("true", "1"), ("false", "0")
@@ -111,7 +112,8 @@ def image_error(exc: ImageError, name: str, corrupt_code: int) -> ApiError:
 def decode_field(data: bytes, name: str, limits: Limits, corrupt_code: int):
     """Decoded BGR image of a decrypted photo (an opaque array for this layer)."""
     try:
-        return decode_image(data, limits)
+        with stage("decode"):
+            return decode_image(data, limits)
     except ImageError as exc:
         raise image_error(exc, name, corrupt_code) from None
 
