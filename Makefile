@@ -28,6 +28,7 @@ models:
 	.venv-build/bin/python -m pip install --quiet -r models/requirements-build.txt
 	.venv-build/bin/python models/build_models.py
 	.venv-build/bin/python models/build_mesh.py
+	.venv-build/bin/python models/build_minifasnet.py
 
 # The benchmark peer (face_recognition 1.3.0 on a prebuilt dlib), for `edge-face bench lfw --peer face_recognition`.
 peer: setup
