@@ -50,6 +50,12 @@ class Config:
     aes_key: str = "dcbbad6765e14139a07d34b92292a672"
     aes_iv: str = "df25d188a061"
     api_keys: tuple[str, ...] = ()
+    # Huawei FRS face (API.md §2): accepted X-Auth-Token values (empty: the header is still required, any value
+    # passes, as with api_keys); image*_url is refused unless it names a file inside frs_image_dir (empty: off).
+    frs_tokens: tuple[str, ...] = ()
+    frs_image_dir: str = ""
+    # Seconds a request may spend waiting for the models before it is answered 503 (0: no limit). See api/timeout.py.
+    request_timeout: float = 30.0
     models_dir: Path = DEFAULT_MODELS_DIR
     model_variant: str = "float32"  # a file models/verification/<variant>.json: embedders + calibration
     threads: int = 2
@@ -74,6 +80,10 @@ class Config:
                                   f"{', '.join(sorted(KNOWN))}")
         if self.backend.kind == "delegate" and not self.backend.library:
             raise ConfigError("backend.kind = \"delegate\" needs backend.library (the delegate's .so path)")
+        if self.request_timeout < 0:
+            raise ConfigError("request_timeout must be >= 0 seconds (0: no limit)")
+        if self.frs_image_dir and not Path(self.frs_image_dir).is_dir():
+            raise ConfigError(f"frs_image_dir {self.frs_image_dir} is not a directory")
         if not Path(self.models_dir).is_dir():
             raise ConfigError(f"models_dir {self.models_dir} is not a directory")
         return self
