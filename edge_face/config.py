@@ -47,12 +47,17 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 3000
     # Vendor defaults of the SenseID client (API.md); a deployment overrides them in its secrets file.
-    aes_key: str = "dcbbad6765e14139a07d34b92292a672"
-    aes_iv: str = "df25d188a061"
-    api_keys: tuple[str, ...] = ()
+    # repr=False: secrets never show up in a repr, a traceback's locals or a log line.
+    aes_key: str = field(default="dcbbad6765e14139a07d34b92292a672", repr=False)
+    aes_iv: str = field(default="df25d188a061", repr=False)
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    # A TOML file with the SECRET_SETTINGS only, mode 0600, owned by the service user (see load_config).
+    secrets_file: str = ""
+    log_level: str = "info"
+    log_format: str = "auto"  # auto: journal fields when stderr is the journal, else text; or "journal", "text"
     # Huawei FRS face (API.md §2): accepted X-Auth-Token values (empty: the header is still required, any value
     # passes, as with api_keys); image*_url is refused unless it names a file inside frs_image_dir (empty: off).
-    frs_tokens: tuple[str, ...] = ()
+    frs_tokens: tuple[str, ...] = field(default=(), repr=False)
     frs_image_dir: str = ""
     # Seconds a request may spend waiting for the models before it is answered 503 (0: no limit). See api/timeout.py.
     request_timeout: float = 30.0
@@ -84,12 +89,58 @@ class Config:
             raise ConfigError("request_timeout must be >= 0 seconds (0: no limit)")
         if self.frs_image_dir and not Path(self.frs_image_dir).is_dir():
             raise ConfigError(f"frs_image_dir {self.frs_image_dir} is not a directory")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise ConfigError(f"log_level must be debug, info, warning or error, got {self.log_level!r}")
+        if self.log_format not in ("auto", "journal", "text"):
+            raise ConfigError(f"log_format must be auto, journal or text, got {self.log_format!r}")
         if not Path(self.models_dir).is_dir():
             raise ConfigError(f"models_dir {self.models_dir} is not a directory")
         return self
 
 
 _ENV_PREFIX = "EDGE_FACE_"
+
+# What the secrets file may hold: the keys of the vendor cipher, API keys, and (where those features exist)
+# FRS tokens and the device sealing key. Anything else there is refused, so it stays a file of secrets only.
+SECRET_SETTINGS = ("aes_key", "aes_iv", "api_keys", "frs_tokens", "device_key")
+
+
+def secret_values(config: Config) -> list[str]:
+    """Every secret string of `config` (for log redaction), longest first."""
+    values: list[str] = []
+    for name in SECRET_SETTINGS:
+        value = getattr(config, name, None)
+        if isinstance(value, str):
+            values.append(value)
+        elif isinstance(value, (tuple, list)):
+            values += [str(v) for v in value]
+        elif isinstance(value, dict):
+            values += [str(v) for v in value.values()]
+    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+
+
+def _read_secrets(path: str) -> dict:
+    """The secrets file, refused unless only its owner can read it (like ssh does with private keys)."""
+    try:
+        with open(path, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if mode & 0o077:
+                raise ConfigError(f"secrets file {path} is readable or writable by group or others (mode "
+                                  f"{mode & 0o777:04o}); run: chmod 600 {path}")
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"secrets file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        # The parser's message quotes no values, only positions.
+        raise ConfigError(f"secrets file {path}: not valid TOML ({exc})") from None
+    known = {f.name for f in fields(Config)}
+    for key in data:
+        if key not in SECRET_SETTINGS:
+            raise ConfigError(f"secrets file {path}: {key!r} is not a secret setting (allowed: "
+                              f"{', '.join(SECRET_SETTINGS)}); put it in the configuration file")
+        if key not in known:
+            raise ConfigError(f"secrets file {path}: {key!r} is not used by this version of edge_face")
+    return data
 
 
 def _coerce(name: str, value: object, current: object) -> object:
@@ -116,10 +167,14 @@ def _coerce(name: str, value: object, current: object) -> object:
         if isinstance(current, tuple):
             if isinstance(value, str):
                 return tuple(v.strip() for v in value.split(",") if v.strip())
-            return tuple(str(v) for v in value)  # type: ignore[union-attr]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError("expected a list")
+            return tuple(str(v) for v in value)
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r}: cannot use {value!r} ({exc})") from None
+        shown = "this value" if name in SECRET_SETTINGS else repr(value)  # never echo a secret
+        raise ConfigError(f"setting {name!r}: cannot use {shown} ({type(exc).__name__})"
+                          if name in SECRET_SETTINGS else f"setting {name!r}: cannot use {shown} ({exc})") from None
 
 
 def _apply(obj, values: dict, where: str):
@@ -139,7 +194,8 @@ def _apply(obj, values: dict, where: str):
 
 
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Defaults <- TOML file (`path`, or $EDGE_FACE_CONFIG) <- EDGE_FACE_<SETTING> variables."""
+    """Defaults <- TOML file (`path`, or $EDGE_FACE_CONFIG) <- secrets file (`secrets_file`) <- EDGE_FACE_<SETTING>
+    variables."""
     env = dict(os.environ if env is None else env)
     cfg = Config()
     path = path or env.get(_ENV_PREFIX + "CONFIG")
@@ -150,6 +206,9 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         cfg = _apply(cfg, data, str(path))
+    secrets_path = env.get(_ENV_PREFIX + "SECRETS_FILE", cfg.secrets_file)
+    if secrets_path:
+        cfg = _apply(replace(cfg, secrets_file=secrets_path), _read_secrets(secrets_path), secrets_path)
     overrides: dict[str, object] = {}
     for f in fields(Config):
         current = getattr(cfg, f.name)
