@@ -11,7 +11,7 @@ import time
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from edge_face.api import ops, senseid
+from edge_face.api import frs, openapi, ops, senseid
 from edge_face.api.errors import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
@@ -19,6 +19,7 @@ from edge_face.api.errors import (
     ApiError,
 )
 from edge_face.api.metrics import Metrics
+from edge_face.api.timeout import BoundedRunner
 from edge_face.api.state import ApiState, FaceServiceLike, ServiceHolder, request_id, respond, state
 from edge_face.config import Config
 from edge_face.crypto import VendorCipher
@@ -48,7 +49,7 @@ def create_app(config: Config, service: FaceServiceLike | None = None) -> Flask:
     app.json.sort_keys = False  # keep the vendor's order: code first
     app.json.compact = True
 
-    services = ServiceHolder(service)
+    services = ServiceHolder(service, BoundedRunner(config.server_threads, config.request_timeout))
     app.extensions["edge_face"] = ApiState(
         config=config,
         cipher=VendorCipher(config.aes_key, config.aes_iv),
@@ -65,6 +66,8 @@ def create_app(config: Config, service: FaceServiceLike | None = None) -> Flask:
     app.register_error_handler(Exception, _unexpected)
     app.register_blueprint(senseid.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(frs.bp)
+    app.register_blueprint(openapi.bp)
     return app
 
 
@@ -113,6 +116,8 @@ def _api_error(exc: ApiError) -> Response:
 
 
 def _http_error(exc: HTTPException) -> Response:
+    if frs.owns(request.path):  # unknown paths and methods under /v2/ answer in Huawei's shape
+        return frs.render_http_error(exc)
     status = exc.code or 500
     if status == 413:
         return _api_error(_too_large())

@@ -15,6 +15,7 @@ from flask import Response, current_app, g, jsonify
 
 from edge_face.api.errors import INTERNAL_ERROR, ApiError
 from edge_face.api.metrics import Metrics
+from edge_face.api.timeout import BoundedRunner, TimedService
 from edge_face.config import Config
 from edge_face.crypto import VendorCipher
 
@@ -32,8 +33,9 @@ class FaceServiceLike(Protocol):
 class ServiceHolder:
     """The service, given ready-made or loaded once in a background thread."""
 
-    def __init__(self, service: FaceServiceLike | None = None) -> None:
+    def __init__(self, service: FaceServiceLike | None = None, runner: BoundedRunner | None = None) -> None:
         self._service = service
+        self._runner = runner  # when given, get() hands out the service with the per-request timeout
         self._failed = False
         self._lock = threading.Lock()
 
@@ -68,7 +70,7 @@ class ServiceHolder:
         service = self.peek()
         if service is None:
             raise ApiError(INTERNAL_ERROR, f"service not ready ({self.status})", 503)
-        return service
+        return TimedService(service, self._runner) if self._runner is not None else service
 
 
 @dataclass(frozen=True)
