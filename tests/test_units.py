@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from edge_face import native
-from edge_face.bench.metrics import best_threshold, kfold_accuracy, tar_at_far
+from edge_face.bench.metrics import best_threshold, evaluate_pairs, kfold_accuracy, tar_at_far
 from edge_face.config import Config, ConfigError, Limits, load_config
 from edge_face.crypto import DecryptError, VendorCipher
 from edge_face.imaging import ImageError, decode_image
@@ -99,6 +99,19 @@ def test_metrics_on_a_known_case():
     assert kfold_accuracy(scores, same, np.array([1, 2] * 4))["accuracy"] == 1.0
     assert tar_at_far(scores, same, 0.0) == 1.0
     assert tar_at_far(np.array([0.5, 0.9, 0.6, 0.4]), np.array([1, 1, 0, 0]), 0.0) == 0.5
+
+
+def test_a_photo_without_a_face_fails_its_pairs_without_raising_the_false_accepts():
+    e = np.eye(3, dtype=np.float32)
+    vectors = {"a1": e[0], "a2": e[0], "b": e[1], "c": e[2]}  # "x" has no face
+    pairs = [{"path_a": "a1", "path_b": "a2", "same": "1", "fold": "1"},
+             {"path_a": "a1", "path_b": "x", "same": "1", "fold": "1"},
+             {"path_a": "b", "path_b": "x", "same": "0", "fold": "2"},
+             {"path_a": "b", "path_b": "c", "same": "0", "fold": "2"}]
+    m = evaluate_pairs(vectors, pairs)
+    assert m["failed_pairs"] == 2
+    assert m["accuracy"] == pytest.approx(0.5)  # each fold: one right, one failed
+    assert m["tar_at_far_1e-3"] == pytest.approx(0.5)  # the failed genuine pair is a reject, not a false accept
 
 
 def _png(w, h):

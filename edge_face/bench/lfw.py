@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_face.bench.faces import embed_photos, identity_of, list_images
-from edge_face.bench.metrics import kfold_accuracy, tar_at_far
+from edge_face.bench.metrics import evaluate_pairs
 from edge_face.native import cosine_matrix
 from edge_face.pipeline.calibrate import measured_far
 from edge_face.pipeline.fitsplit import in_fit_set
@@ -24,23 +24,6 @@ from edge_face.service import FaceService
 def read_pairs(data: Path) -> list[dict]:
     with open(data / "pairs.csv", newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-def pair_scores(index: dict[str, int], vectors: np.ndarray, pairs: list[dict]) -> tuple[np.ndarray, np.ndarray,
-                                                                                        np.ndarray, int]:
-    """Cosine per pair; a pair with a photo without a face gets the wrong extreme (it fails either way)."""
-    scores, same, folds, failed = [], [], [], 0
-    for p in pairs:
-        s = int(p["same"])
-        ia, ib = index.get(p["path_a"]), index.get(p["path_b"])
-        if ia is None or ib is None:
-            failed += 1
-            scores.append(-np.inf if s else np.inf)
-        else:
-            scores.append(float(vectors[ia] @ vectors[ib]))
-        same.append(s)
-        folds.append(int(p.get("fold") or 1))
-    return np.array(scores), np.array(same), np.array(folds), failed
 
 
 def impostor_cosines(paths: list[str], vectors: np.ndarray, chunk: int = 2048) -> np.ndarray:
@@ -63,19 +46,15 @@ def run(data: Path, service: FaceService, far_over_all: bool = True, progress: b
         paths = sorted(set(paths) | set(list_images(data / "images")))
     emb = embed_photos(service, data, paths, progress=progress)
     vectors = emb.matrix()
-    scores, same, folds, failed = pair_scores(emb.index, vectors, pairs)
     pair_photos = {p["path_a"] for p in pairs} | {p["path_b"] for p in pairs}
     result: dict = {
         "variant": service.variant["id"],
         "pairs": len(pairs),
         "photos_in_pairs": len(pair_photos),
-        **kfold_accuracy(scores, same, folds),
-        "tar_at_far_1e-3": tar_at_far(scores, same, 1e-3),
-        "tar_at_far_1e-4": tar_at_far(scores, same, 1e-4),
+        **evaluate_pairs({p: vectors[i] for p, i in emb.index.items()}, pairs),
         "no_face": sum(1 for p in emb.no_face if p in pair_photos),
         "no_face_rate": sum(1 for p in emb.no_face if p in pair_photos) / max(1, len(pair_photos)),
         "no_face_photos": [p for p in emb.no_face if p in pair_photos],
-        "failed_pairs": failed,
         "ms_per_image_median": statistics.median(emb.ms_pipeline),
         "ms_decode_median": statistics.median(emb.ms_decode),
     }

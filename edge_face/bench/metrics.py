@@ -44,3 +44,27 @@ def tar_at_far(scores: np.ndarray, same: np.ndarray, far: float) -> float:
     k = int(np.floor(far * len(neg)))  # impostors allowed above the threshold
     t = np.nextafter(neg[len(neg) - 1 - k], np.inf) if k < len(neg) else -np.inf
     return float((pos >= t).mean())
+
+
+def evaluate_pairs(vectors: dict[str, np.ndarray], pairs: list[dict]) -> dict:
+    """Metrics of unit embeddings (by photo path) on pairs (path_a, path_b, same, fold).
+
+    A pair with a photo without a face is a failed pair: an error for accuracy whichever its label, and a reject
+    for TAR/FAR (a system that finds no face accepts nobody).
+    """
+    cos, same, folds, failed = [], [], [], []
+    for p in pairs:
+        a, b = vectors.get(p["path_a"]), vectors.get(p["path_b"])
+        failed.append(a is None or b is None)
+        cos.append(float(a @ b) if not failed[-1] else 0.0)
+        same.append(int(p["same"]))
+        folds.append(int(p.get("fold") or 1))
+    cos_a, same_a, failed_a = np.array(cos), np.array(same), np.array(failed, bool)
+    as_error = np.where(failed_a, np.where(same_a == 1, -np.inf, np.inf), cos_a)
+    as_reject = np.where(failed_a, -np.inf, cos_a)
+    return {
+        **kfold_accuracy(as_error, same_a, np.array(folds)),
+        "tar_at_far_1e-3": tar_at_far(as_reject, same_a, 1e-3),
+        "tar_at_far_1e-4": tar_at_far(as_reject, same_a, 1e-4),
+        "failed_pairs": int(failed_a.sum()),
+    }
