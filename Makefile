@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean
+.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean fuzz
 
 setup: $(VENV)/.installed
 
@@ -34,6 +34,11 @@ models:
 peer: setup
 	$(BIN)/python -m pip install --quiet -e '.[peer]'
 	$(BIN)/python -m pip install --quiet --no-deps face_recognition==1.3.0
+
+# schemathesis over /openapi.json plus the hostile cases, against a real server: prints a JSON report.
+fuzz: setup fixtures
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	$(BIN)/python benchmarks/fuzz.py
 
 DATA ?= ../shared/data
 bench-lfw: setup
