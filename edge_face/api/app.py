@@ -11,7 +11,7 @@ import time
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from edge_face.api import frs, openapi, ops, senseid
+from edge_face.api import frs, liveness, openapi, ops, senseid
 from edge_face.api.errors import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
@@ -65,6 +65,7 @@ def create_app(config: Config, service: FaceServiceLike | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     app.register_blueprint(senseid.bp)
+    app.register_blueprint(liveness.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(frs.bp)
     app.register_blueprint(openapi.bp)

@@ -1,0 +1,157 @@
+"""Frames from any source (a decoded upload, a camera) -> one liveness decision with its selected frame.
+
+`LivenessAnalyser.analyse_frames(frames)` consumes an iterable of (timestamp_s, bgr) once, keeping per frame only
+what the cues need (a few numbers and the mesh) and a copy of the best frame so far, so a 30-s video costs little
+memory. The camera session can feed it the same way.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edge_face.liveness import antispoof, blink, moire, motion, pulse
+from edge_face.liveness.antispoof import MiniFASNet
+from edge_face.liveness.fusion import Fusion
+from edge_face.liveness.track import FaceTracker
+from edge_face.liveness.types import Sample
+from edge_face.pipeline.align import align
+from edge_face.pipeline.detect import YuNetDetector
+from edge_face.pipeline.types import Face
+
+if TYPE_CHECKING:
+    from edge_face.pipeline.mesh import FaceMesh
+
+MIN_FACE_SECONDS = 2.0  # API.md: short_time when the face is visible for less
+MOIRE_EVERY = 3  # the spectrum is measured on every third sample
+ANTISPOOF_EVERY = 2  # MiniFASNet on every second sample (4 per second at 8 fps, as measured upstream: 5)
+
+
+class NoTrackableFace(Exception):
+    """No face could be followed in the frames (SenseID 4007)."""
+
+
+@dataclass
+class LivenessResult:
+    passed: bool
+    score: float
+    status: str  # "ok", "hack" or "short_time"
+    cues: dict[str, float | None]
+    face_seconds: float
+    frames: int  # frames analysed
+    image_timestamp: float
+    image: np.ndarray  # the selected frame, BGR
+    face_rect: tuple[int, int, int, int]  # [left, top, right, bottom] in that frame
+    aligned: np.ndarray  # 112x112 aligned crop of its face, for verification
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def face_image(self) -> np.ndarray:
+        l, t, r, b = self.face_rect
+        return self.image[t:b, l:r]
+
+
+def _selection_quality(bgr: np.ndarray, face: Face) -> float:
+    """Sharp and frontal: Laplacian variance of the face times how centred the nose sits between the eyes."""
+    l, t, r, b = face.rect(bgr.shape[1], bgr.shape[0])
+    gray = cv2.cvtColor(bgr[t:b, l:r], cv2.COLOR_BGR2GRAY)
+    if gray.size == 0:
+        return 0.0
+    if gray.shape[1] > 160:
+        gray = cv2.resize(gray, (160, int(160 * gray.shape[0] / gray.shape[1])), interpolation=cv2.INTER_AREA)
+    sharp = float(cv2.Laplacian(gray, cv2.CV_32F).var())
+    eyes, nose = face.landmarks[:2], face.landmarks[2]
+    span = float(np.linalg.norm(eyes[1] - eyes[0])) or 1.0
+    frontal = max(0.0, 1.0 - 2.0 * abs(float(nose[0] - eyes[:, 0].mean())) / span)
+    return sharp * frontal * face.score
+
+
+class LivenessAnalyser:
+    def __init__(self, detector: YuNetDetector, mesh: "FaceMesh | None", fas: MiniFASNet, fusion: Fusion) -> None:
+        self.detector = detector
+        self.mesh = mesh
+        self.fas = fas
+        self.fusion = fusion
+
+    def observe(self, frames: Iterable[tuple[float, np.ndarray]]) -> tuple[list[Sample], dict, dict]:
+        """Track the face through the frames; returns the samples, the best frame and the time per stage."""
+        tracker = FaceTracker(self.detector)
+        samples: list[Sample] = []
+        best: dict = {}
+        timings = {"decode": 0.0, "detect": 0.0, "mesh": 0.0, "antispoof": 0.0, "cues": 0.0}
+        it = iter(frames)
+        n = 0
+        while True:
+            t0 = time.perf_counter()
+            try:
+                t, bgr = next(it)
+            except StopIteration:
+                break
+            t1 = time.perf_counter()
+            face = tracker.update(bgr)
+            t2 = time.perf_counter()
+            timings["decode"] += t1 - t0
+            timings["detect"] += t2 - t1
+            if face is None:
+                continue
+            mesh = self.mesh.run(bgr, face) if self.mesh is not None else None
+            t3 = time.perf_counter()
+            p_real = self.fas.score(bgr, face.box) if n % ANTISPOOF_EVERY == 0 else None
+            t4 = time.perf_counter()
+            skin = pulse.measure(bgr, face)
+            m = moire.measure(bgr, face) if n % MOIRE_EVERY == 0 else None
+            quality = _selection_quality(bgr, face)
+            if quality > best.get("quality", -1.0):
+                best = {"quality": quality, "t": t, "image": bgr.copy(), "face": face}
+            t5 = time.perf_counter()
+            timings["mesh"] += t3 - t2
+            timings["antispoof"] += t4 - t3
+            timings["cues"] += t5 - t4
+            samples.append(Sample(t=t, face=face, points=mesh.points if mesh is not None and mesh.presence >= 0.5 else None,
+                                  antispoof=p_real, skin=skin, moire=m))
+            n += 1
+        return samples, best, timings
+
+    def cue_scores(self, samples: list[Sample]) -> dict[str, float | None]:
+        return {
+            "antispoof": antispoof.score([s.antispoof for s in samples if s.antispoof is not None]),
+            "motion": motion.score(samples),
+            "blink": blink.score(samples),
+            "pulse": pulse.score(samples),
+            "moire": moire.score([s.moire for s in samples]),
+        }
+
+    def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]]) -> LivenessResult:
+        """The decision on a sequence of frames; raises NoTrackableFace when no face is ever followed."""
+        samples, best, timings = self.observe(frames)
+        if not samples:
+            raise NoTrackableFace("no face could be tracked in the video")
+        t0 = time.perf_counter()
+        cues = self.cue_scores(samples)
+        score = self.fusion.score(cues)
+        timings["fusion"] = time.perf_counter() - t0
+        step = float(np.median(np.diff([s.t for s in samples]))) if len(samples) > 1 else 0.0
+        face_seconds = samples[-1].t - samples[0].t + step
+        if face_seconds < MIN_FACE_SECONDS:
+            status, passed = "short_time", False
+        else:
+            passed = score >= self.fusion.threshold
+            status = "ok" if passed else "hack"
+        image, face = best["image"], best["face"]
+        return LivenessResult(passed=passed, score=round(score, 6), status=status, cues=cues,
+                              face_seconds=face_seconds, frames=len(samples), image_timestamp=float(best["t"]),
+                              image=image, face_rect=face.rect(image.shape[1], image.shape[0]),
+                              aligned=align(image, face.landmarks), timings=timings)
+
+    def analyse_image(self, bgr: np.ndarray) -> float:
+        """MiniFASNet P(real) of one photo's main face (the whole photo when no face is found: a tight crop)."""
+        faces = self.detector.detect(bgr)
+        if faces:
+            box = faces[0].box
+        else:
+            box = np.array([0, 0, bgr.shape[1] - 1, bgr.shape[0] - 1], np.float32)
+        return self.fas.score(bgr, box)

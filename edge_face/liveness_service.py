@@ -1,0 +1,122 @@
+"""Silent liveness use cases (SenseID 3.1 and 1.4): video bytes -> frames -> LivenessAnalyser, plus verification.
+
+It reuses the verification service's detector model, embedder and calibration, so the face compared in 1.4 is
+found and scored exactly like in 1.1.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_face.config import Limits
+from edge_face.imaging.video import MIN_SECONDS, VideoError, VideoReader
+from edge_face.liveness.analyse import LivenessAnalyser, LivenessResult, NoTrackableFace
+from edge_face.liveness.antispoof import MiniFASNet
+from edge_face.liveness.fusion import Fusion
+from edge_face.native import cosine_matrix
+from edge_face.pipeline.detect import YuNetDetector
+from edge_face.service import FaceService, NoFaceFound
+
+SAMPLE_FPS = 8.0  # blinks last 100-400 ms; a pulse up to 3 Hz stays under the 4 Hz Nyquist limit
+TRACK_SIDE = 320  # detection size while tracking: a kiosk subject's face is large; 4 ms instead of 9 ms at 640
+
+
+class QualityCheckUnavailable(Exception):
+    """check_quality was asked for but the verification service has no occlusion gate (answered as 1200)."""
+
+
+class FaceOccludedInPhoto(Exception):
+    """check_quality: the photo's main face has eyes, nose or mouth covered (SenseID 4004)."""
+
+    def __init__(self, regions: list[str]) -> None:
+        super().__init__(f"face occlusion in the image: {', '.join(regions)}")
+        self.regions = regions
+
+
+_BY_FACES: "weakref.WeakKeyDictionary[FaceService, LivenessService]" = weakref.WeakKeyDictionary()
+_BY_FACES_LOCK = threading.Lock()
+
+
+def _mesh(registry):
+    """The face mesh of the quality work (edge_face.pipeline.mesh) when it is installed; the mesh cues (motion,
+    blink) report nothing without it, and the shipped fusion does not weigh them."""
+    try:
+        from edge_face.pipeline.mesh import FaceMesh
+    except ImportError:
+        return None
+    return FaceMesh(registry.runner("face_mesh"))
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    liveness: LivenessResult
+    verification_score: float | None  # only when liveness passed
+
+
+class LivenessService:
+    def __init__(self, faces: FaceService, limits: Limits, fusion: dict | None = None) -> None:
+        registry = faces.registry
+        self.faces = faces
+        self.limits = limits
+        detector = YuNetDetector(faces.detector.runner, score_threshold=faces.detector.score_threshold,
+                                 max_side=TRACK_SIDE)
+        fas = MiniFASNet([(registry.runner("minifasnet_v2"), 2.7), (registry.runner("minifasnet_v1se"), 4.0)])
+        self.fusion = Fusion.from_dict(fusion or registry.read_json("liveness/fusion.json"))
+        self.analyser = LivenessAnalyser(detector, _mesh(registry), fas, self.fusion)
+
+    @classmethod
+    def for_faces(cls, faces: FaceService, limits: Limits) -> "LivenessService":
+        """One liveness service per loaded verification service (built on first use, models loaded once)."""
+        with _BY_FACES_LOCK:
+            service = _BY_FACES.get(faces)
+            if service is None:
+                service = _BY_FACES[faces] = cls(faces, limits)
+            return service
+
+    def warm_up(self) -> None:
+        blank = np.zeros((240, 320, 3), np.uint8)
+        self.analyser.detector.detect(blank)
+        self.analyser.fas.score(blank, np.array([100, 60, 200, 180], np.float32))
+
+    def detect_video(self, data: bytes) -> LivenessResult:
+        """§3.1: raises VideoError (2004/2008) or NoTrackableFace (4007)."""
+        reader = VideoReader(data, self.limits)
+        try:
+            result = self.analyser.analyse_frames(reader.frames(SAMPLE_FPS))
+        except NoTrackableFace:
+            self._check_duration(reader)
+            raise
+        self._check_duration(reader)
+        return result
+
+    @staticmethod
+    def _check_duration(reader: VideoReader) -> None:
+        if reader.duration < MIN_SECONDS:
+            raise VideoError("invalid", f"the video lasts {reader.duration:.2f} s, less than {MIN_SECONDS:g} s"
+                             if reader.duration > 0 else "no frame of the video could be decoded")
+
+    def verify_video(self, video: bytes, photo: np.ndarray, *, auto_rotate: bool = False,
+                     check_quality: bool = False) -> VerificationResult:
+        """§1.4: liveness of the video, then its selected face against the photo's main face (when live).
+        `check_quality` applies the verification service's occlusion gate to the photo, as 1.1 does."""
+        gate = getattr(self.faces, "covered_regions", None)
+        if check_quality and gate is None:
+            raise QualityCheckUnavailable("check_quality is not supported yet")
+        located = self.faces.locate(photo, auto_rotate=auto_rotate)
+        if not located:
+            raise NoFaceFound("image")
+        if check_quality and (covered := gate(located[0])):
+            raise FaceOccludedInPhoto(list(covered))
+        result = self.detect_video(video)
+        if not result.passed:
+            return VerificationResult(result, None)
+        emb = self.faces.embedder.embed(np.stack([result.aligned, located[0].crop]))
+        cos = float(cosine_matrix(emb[:1], emb[1:])[0, 0])
+        return VerificationResult(result, float(self.faces.calibration.score(cos)))
+
+    def image_liveness(self, bgr: np.ndarray) -> float:
+        """The single-frame path: MiniFASNet P(real) of a photo's face."""
+        return self.analyser.analyse_image(bgr)
