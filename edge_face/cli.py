@@ -100,8 +100,21 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_fit_occlusion(args) -> int:
+    from edge_face.bench import occlusion
+
+    config = load_config(args.config)
+    service = _service(args)
+    fitted = occlusion.fit(Path(args.data), service, limit=args.limit, progress=not args.json)
+    if args.write:
+        occlusion.write(Path(config.models_dir) / "quality" / "quality.json", fitted)
+    print(json.dumps({"machine": _machine(), "fit": fitted["fit"], "sharpness": fitted["sharpness"],
+                      "thresholds": fitted["occlusion"]["thresholds"]}, indent=2))
+    return 0
+
+
 def cmd_bench(args) -> int:
-    service = _service(args) if args.which in ("lfw", "detect") else None
+    service = _service(args) if args.which in ("lfw", "detect", "occlusion", "pose") else None
     if args.which == "lfw":
         from edge_face.bench import lfw
 
@@ -114,6 +127,11 @@ def cmd_bench(args) -> int:
         from edge_face.bench import detect
 
         result = detect.run(Path(args.data), service)
+    elif args.which in ("occlusion", "pose"):
+        from edge_face.bench import occlusion, pose
+
+        result = (occlusion if args.which == "occlusion" else pose).run(Path(args.data), service, limit=args.limit,
+                                                                        progress=not args.json)
     elif args.which == "http":
         from edge_face.bench import http
 
@@ -155,14 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_calibrate)
 
     b = sub.add_parser("bench", help="benchmarks (JSON)")
-    b.add_argument("which", choices=["lfw", "detect", "http"])
+    b.add_argument("which", choices=["lfw", "detect", "http", "occlusion", "pose"])
     b.add_argument("--data", required=True)
     b.add_argument("--json", action="store_true", help="compact JSON only, no progress lines")
     b.add_argument("--peer", help="also run a peer on the same data (lfw: face_recognition)")
     b.add_argument("--pairs-only", action="store_true", help="lfw: skip the FAR over all cross-identity pairs")
     b.add_argument("--clients", type=int, default=4, help="http: concurrent clients")
     b.add_argument("--requests", type=int, default=200, help="http: requests in all")
+    b.add_argument("--limit", type=int, help="occlusion, pose: only the first N held-out photos")
     b.set_defaults(func=cmd_bench)
+
+    o = sub.add_parser("fit-occlusion", help="fit the occlusion model and quality constants on a face folder")
+    o.add_argument("--data", required=True, help="folder with images/<identity>/* (the fit half of its identities)")
+    o.add_argument("--limit", type=int, help="only the first N fit photos")
+    o.add_argument("--write", action="store_true", help="store the fit in models/quality/quality.json")
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=cmd_fit_occlusion)
     return p
 
 

@@ -5,6 +5,7 @@ Images arrive decoded (BGR uint8, EXIF orientation applied, see edge_face.imagin
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,9 @@ from edge_face.pipeline.align import align
 from edge_face.pipeline.calibrate import TABLE, Calibration
 from edge_face.pipeline.detect import YuNetDetector
 from edge_face.pipeline.embed import FusedEmbedder, embedder_for
+from edge_face.pipeline.mesh import FaceMesh
 from edge_face.pipeline.orient import TURNS, box_to_original, rotate
+from edge_face.pipeline.quality import FaceQuality, QualityAnalyser
 from edge_face.pipeline.select import main_face_index
 from edge_face.pipeline.types import Face
 
@@ -31,6 +34,15 @@ class NoFaceFound(Exception):
     def __init__(self, which: str) -> None:
         super().__init__(f"no face found in the {which} image")
         self.which = which
+
+
+class FaceOccluded(Exception):
+    """check_quality: the main face of a photo has its eyes, nose or mouth covered (SenseID 4004)."""
+
+    def __init__(self, which: str, regions: list[str]) -> None:
+        super().__init__(f"face occlusion in the {which} image: {', '.join(regions)}")
+        self.which = which
+        self.regions = regions
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ class FaceService:
             [(embedder_for(p["model"], registry.runner(p["model"])), float(p["weight"])) for p in self.variant["embedders"]]
         )
         self.calibration = Calibration.from_dict(calibration or self.variant["calibration"])
+        self._quality: QualityAnalyser | None = None  # mesh + occlusion model, loaded on first use
+        self._quality_lock = threading.Lock()
         self.warmed = False  # /readyz: True once warm_up() has run every model once
 
     @classmethod
@@ -126,17 +140,52 @@ class FaceService:
             located.append(LocatedFace(crop=crop, rect=rect, score=f.score))
         return located
 
+    @property
+    def quality_analyser(self) -> QualityAnalyser:
+        """The face mesh and models/quality/quality.json, loaded once on first use (only quality needs them)."""
+        if self._quality is None:
+            with self._quality_lock:
+                if self._quality is None:
+                    self._quality = QualityAnalyser.from_dict(FaceMesh(self.registry.runner("face_mesh")),
+                                                              self.registry.read_json("quality/quality.json"))
+        return self._quality
+
+    def quality(self, bgr: np.ndarray) -> list[FaceQuality]:
+        """§2.1: every face, in reading order (as locate(every_face=True)); no face -> an empty list."""
+        height, width = bgr.shape[:2]
+        faces = sorted(self.detector.detect(bgr), key=lambda f: (f.box[1], f.box[0]))
+        analyser = self.quality_analyser
+        return [analyser.analyse(bgr, f, align(bgr, f.landmarks), f.rect(width, height)) for f in faces]
+
+    def covered_regions(self, face: LocatedFace) -> list[str]:
+        """The regions of a located face whose visibility is under the fitted threshold (empty = not occluded)."""
+        model = self.quality_analyser.occlusion
+        return model.covered(model.visibility(face.crop))
+
+    def check_occlusion(self, bgr: np.ndarray, *, auto_rotate: bool = False) -> list[str]:
+        """The covered regions of the photo's main face; NoFaceFound("image") if there is none."""
+        faces = self.locate(bgr, auto_rotate=auto_rotate)
+        if not faces:
+            raise NoFaceFound("image")
+        return self.covered_regions(faces[0])
+
     def embed(self, faces: list[LocatedFace]) -> np.ndarray:
         with stage("embed"):
             return self.embedder.embed(np.stack([f.crop for f in faces]) if faces else np.zeros((0, 112, 112, 3), np.uint8))
 
-    def verify_pair(self, first: np.ndarray, second: np.ndarray, *, auto_rotate: bool = False) -> PairResult:
+    def verify_pair(self, first: np.ndarray, second: np.ndarray, *, auto_rotate: bool = False,
+                    check_quality: bool = False) -> PairResult:
+        """`check_quality`: FaceOccluded if either main face has its eyes, nose or mouth covered."""
         a = self.locate(first, auto_rotate=auto_rotate)
         if not a:
             raise NoFaceFound("first")
+        if check_quality and (covered := self.covered_regions(a[0])):
+            raise FaceOccluded("first", covered)
         b = self.locate(second, auto_rotate=auto_rotate)
         if not b:
             raise NoFaceFound("second")
+        if check_quality and (covered := self.covered_regions(b[0])):
+            raise FaceOccluded("second", covered)
         cos = float(cosine_matrix(self.embed(a), self.embed(b))[0, 0])
         return PairResult(score=float(self.calibration.score(cos)), cosine=cos, first_rect=a[0].rect,
                           second_rect=b[0].rect)

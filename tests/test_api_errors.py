@@ -72,8 +72,6 @@ CASES = [
     ("bad-boolean-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), good(p), auto_rotate=""), 400, 1200, "auto_rotate"),
     ("bad-boolean-check_quality", VERIFY, lambda a, p: a.pair(good(p), good(p), check_quality="2"),
      400, 1200, "check_quality"),
-    ("check_quality-true", VERIFY, lambda a, p: a.pair(good(p), good(p), check_quality="true"),
-     400, 1200, "check_quality is not supported yet"),
     ("bad-base64", VERIFY, lambda a, p: {FIRST: "not*base64!", SECOND: a.encrypt(good(p))}, 400, 1200, FIRST),
     ("bad-base64-second", ALL_PAIRS, lambda a, p: {FIRST: a.encrypt(good(p)), SECOND: "%%%"}, 400, 1200, SECOND),
     ("too-short-for-gcm", VERIFY, lambda a, p: {FIRST: "aGVsbG8=", SECOND: a.encrypt(good(p))}, 400, 1200, FIRST),
