@@ -34,11 +34,9 @@ def _service(args):
 
 
 def cmd_serve(args) -> int:
-    import logging
-
+    from edge_face.api.logs import configure_logging
     from edge_face.api.server import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     env = {}
     if args.host:
         env["EDGE_FACE_HOST"] = args.host
@@ -47,7 +45,23 @@ def cmd_serve(args) -> int:
     import os
 
     config = load_config(args.config, {**os.environ, **env})
-    serve(config)
+    configure_logging(config)
+    return serve(config)
+
+
+def cmd_backoff(args) -> int:
+    import os
+
+    from edge_face import backoff
+
+    state_dir = Path(args.state_dir or os.environ.get("STATE_DIRECTORY", "/var/lib/edge-face").split(":")[0])
+    if args.action == "record":
+        failures = backoff.record(state_dir, os.environ.get("SERVICE_RESULT", "success"), window=args.window)
+        print(f"edge-face backoff: {len(failures)} failed run(s) in the last {args.window:g} s", file=sys.stderr)
+    else:
+        slept = backoff.wait(state_dir, base=args.base, cap=args.cap, window=args.window)
+        if slept:
+            print(f"edge-face backoff: waited {slept:g} s after recent failures", file=sys.stderr)
     return 0
 
 
@@ -152,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_serve)
+
+    r = sub.add_parser("backoff", help="systemd restart back-off: ExecStartPre= wait, ExecStopPost= record")
+    r.add_argument("action", choices=["wait", "record"])
+    r.add_argument("--state-dir", help="default: $STATE_DIRECTORY (StateDirectory=), else /var/lib/edge-face")
+    r.add_argument("--base", type=float, default=1.0, help="seconds after the first recent failure")
+    r.add_argument("--cap", type=float, default=60.0, help="longest wait in seconds")
+    r.add_argument("--window", type=float, default=600.0, help="failures older than this are forgotten")
+    r.set_defaults(func=cmd_backoff)
 
     v = sub.add_parser("verify", help="compare the main faces of two photos")
     v.add_argument("first")

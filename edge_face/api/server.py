@@ -5,13 +5,20 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 
 from flask import Flask
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from edge_face.api.app import create_app
+from edge_face.api.logs import configure_logging
 from edge_face.api.state import FaceServiceLike
+from edge_face.api.watchdog import InferenceProbe, Watchdog, readyz_probe
 from edge_face.config import Config, load_config
+from edge_face.systemd import listen_sockets, notify, watchdog_seconds
 
 log = logging.getLogger("edge_face.api")
 
@@ -20,14 +27,15 @@ log = logging.getLogger("edge_face.api")
 _WAITRESS_SLACK = 1024 * 1024
 
 
-def make_server(config: Config, app: Flask | None = None,
-                service: FaceServiceLike | None = None) -> BaseWSGIServer | MultiSocketServer:
-    """A bound, not yet running waitress server (port 0 picks a free port: see .effective_port)."""
+def make_server(config: Config, app: Flask | None = None, service: FaceServiceLike | None = None,
+                sockets: list[socket.socket] | None = None) -> BaseWSGIServer | MultiSocketServer:
+    """A bound, not yet running waitress server (port 0 picks a free port: see .effective_port). With `sockets`
+    (socket activation) it serves those instead of binding host:port."""
     app = app or create_app(config, service)
+    where = {"sockets": sockets} if sockets else {"host": config.host, "port": config.port}
     return create_server(
         app,
-        host=config.host,
-        port=config.port,
+        **where,
         threads=config.server_threads,
         max_request_body_size=config.limits.max_body_bytes + _WAITRESS_SLACK,
         ident="edge_face",
@@ -35,20 +43,51 @@ def make_server(config: Config, app: Flask | None = None,
     )
 
 
-def serve(config: Config, service: FaceServiceLike | None = None) -> None:
-    """Serve until interrupted; the models load in the background (see /readyz)."""
-    server = make_server(config, service=service)
-    log.info("edge_face listening on http://%s:%s (%d threads)", server.effective_host, server.effective_port,
-             config.server_threads)
+def serve(config: Config, service: FaceServiceLike | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit status. The models load in the background (see /readyz).
+
+    Under systemd (Type=notify): READY=1 once the service really answers, WATCHDOG=1 only while it still does, and
+    exit status 1 when the models cannot load, so that Restart= tries again."""
+    sockets = listen_sockets()
+    app = create_app(config, service)
+    server = make_server(config, app, sockets=sockets)
+    log.info("edge_face listening on http://%s:%s (%d threads%s)", server.effective_host, server.effective_port,
+             config.server_threads, ", socket-activated" if sockets else "")
+    status = {"code": 0}
+    watchdog = None
+    if os.environ.get("NOTIFY_SOCKET"):
+        holder = app.extensions["edge_face"].services
+
+        def fatal(reason: str) -> None:
+            log.error("stopping: %s", reason)
+            status["code"] = 1
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # ends server.run()
+
+        host, port = server.effective_host, server.effective_port
+        watchdog = Watchdog(holder, [lambda t: readyz_probe(str(host), int(port), t), InferenceProbe(holder)],
+                            watchdog_seconds=watchdog_seconds(), on_fatal=fatal)
+        watchdog.start()
+
+    def stop(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+        notify("STOPPING=1")
+        log.info("stopping on signal %d", signum)
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        server.run()
+        server.run()  # returns on SystemExit/KeyboardInterrupt (after draining the workers) or after fatal()
     finally:
-        server.close()
+        signal.signal(signal.SIGTERM, previous)
+        if watchdog is not None:
+            watchdog.stop()
+        server.task_dispatcher.shutdown()
+    return status["code"]
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve(load_config())
+    config = load_config()
+    configure_logging(config)
+    raise SystemExit(serve(config))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """What the routes share: the configuration, the cipher, the service (once loaded) and request-scoped helpers.
 
-The service may still be loading its models when the first request arrives: routes ask the holder for it and get
-a 503 until it is there, so /healthz and /readyz answer from the first second.
+The service may still be loading its models when the first request arrives: routes ask the holder for it and wait
+(bounded) for the load, or get a 503 if it failed; /healthz and /readyz answer from the first second.
 """
 from __future__ import annotations
 
@@ -31,13 +31,21 @@ class FaceServiceLike(Protocol):
 
 
 class ServiceHolder:
-    """The service, given ready-made or loaded once in a background thread."""
+    """The service, given ready-made or loaded once in a background thread.
+
+    A request that arrives while the models load waits for them (at most the request timeout, else 30 s) instead
+    of failing at once: after a restart, socket activation hands the new process the requests that queued while
+    the old one was gone, and they deserve an answer, not a 503."""
 
     def __init__(self, service: FaceServiceLike | None = None, runner: BoundedRunner | None = None) -> None:
         self._service = service
         self._runner = runner  # when given, get() hands out the service with the per-request timeout
         self._failed = False
         self._lock = threading.Lock()
+        self._settled = threading.Event()  # set once loaded or failed
+        if service is not None:
+            self._settled.set()
+        self.start_wait = runner.timeout if runner is not None and runner.timeout else 30.0
 
     def load_in_background(self, factory: Callable[[], FaceServiceLike]) -> threading.Thread:
         def run() -> None:
@@ -47,9 +55,11 @@ class ServiceHolder:
                 log.exception("loading the face service failed")
                 with self._lock:
                     self._failed = True
+                self._settled.set()
                 return
             with self._lock:
                 self._service = service
+            self._settled.set()
             log.info("face service ready")
 
         thread = threading.Thread(target=run, name="edge-face-load", daemon=True)
@@ -68,6 +78,8 @@ class ServiceHolder:
 
     def get(self) -> FaceServiceLike:
         service = self.peek()
+        if service is None and self._settled.wait(self.start_wait):
+            service = self.peek()
         if service is None:
             raise ApiError(INTERNAL_ERROR, f"service not ready ({self.status})", 503)
         return TimedService(service, self._runner) if self._runner is not None else service
