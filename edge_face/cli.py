@@ -128,7 +128,7 @@ def cmd_fit_occlusion(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    service = _service(args) if args.which in ("lfw", "detect", "occlusion", "pose") else None
+    service = _service(args) if args.which in ("lfw", "detect", "occlusion", "pose", "liveness") else None
     if args.which == "lfw":
         from edge_face.bench import lfw
 
@@ -146,6 +146,18 @@ def cmd_bench(args) -> int:
 
         result = (occlusion if args.which == "occlusion" else pose).run(Path(args.data), service, limit=args.limit,
                                                                         progress=not args.json)
+    elif args.which == "liveness":
+        from dataclasses import replace
+
+        from edge_face.bench import liveness
+        from edge_face.liveness_service import LivenessService
+
+        # The service refuses videos over limits.max_video_seconds (30 s); the benchmark looks at longer dev clips
+        # too (--max-video-seconds), and says which limit it used.
+        limits = replace(load_config(args.config).limits, max_video_seconds=args.max_video_seconds)
+        result = liveness.run(Path(args.data), LivenessService(service, limits), progress=not args.json,
+                              fit=Path(args.fit) if args.fit else None)
+        result["max_video_seconds"] = args.max_video_seconds
     elif args.which == "http":
         from edge_face.bench import http
 
@@ -195,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_calibrate)
 
     b = sub.add_parser("bench", help="benchmarks (JSON)")
-    b.add_argument("which", choices=["lfw", "detect", "http", "occlusion", "pose"])
+    b.add_argument("which", choices=["lfw", "detect", "http", "occlusion", "pose", "liveness"])
     b.add_argument("--data", required=True)
     b.add_argument("--json", action="store_true", help="compact JSON only, no progress lines")
     b.add_argument("--peer", help="also run a peer on the same data (lfw: face_recognition)")
@@ -203,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--clients", type=int, default=4, help="http: concurrent clients")
     b.add_argument("--requests", type=int, default=200, help="http: requests in all")
     b.add_argument("--limit", type=int, help="occlusion, pose: only the first N held-out photos")
+    b.add_argument("--fit", help="liveness: fit the cue fusion on DIR and write it to this JSON file")
+    b.add_argument("--max-video-seconds", type=float, default=60.0, help="liveness: longest video analysed")
     b.set_defaults(func=cmd_bench)
 
     o = sub.add_parser("fit-occlusion", help="fit the occlusion model and quality constants on a face folder")
