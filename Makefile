@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean fuzz
+.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean fuzz install-appliance
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,11 @@ bench-detect: setup
 	$(BIN)/edge-face bench detect --data $(DATA)/groups-dev
 bench-http: setup
 	$(BIN)/edge-face bench http --data $(DATA)/lfw-dev
+
+# The systemd appliance (as root): user, /opt/edge-face venv + models, /etc/edge-face config + 0600 secrets, units.
+# DESTDIR=/some/dir stages it there instead (no user, no systemctl).
+install-appliance:
+	sh systemd/install.sh $(if $(DESTDIR),--destdir $(DESTDIR))
 
 clean:
 	rm -rf $(VENV) build *.egg-info edge_face/_native*.so
