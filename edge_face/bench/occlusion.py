@@ -27,7 +27,8 @@ from edge_face.service import NoFaceFound
 FIT_RULE = {"hash": "sha1", "modulo": 2, "fit_residues": [0]}
 FIT_SEED, BENCH_SEED = 1, 2
 CLEAN_FALSE_REFUSAL_PER_REGION = 0.004  # threshold = this quantile of the clean faces' visibility, per region
-L2 = 3e-3
+L2 = 1e-2
+CALIBRATION_EVERY = 3  # every 3rd fit photo sets the thresholds only (features the model was not trained on)
 # swap the person's left and right when a crop is mirrored
 _MIRROR = {"left_eye": "right_eye", "right_eye": "left_eye", "nose": "nose", "mouth": "mouth"}
 
@@ -53,12 +54,12 @@ def _mirror_features(crop: np.ndarray, covers: set[str]) -> tuple[np.ndarray, np
 
 
 def collect(data: Path, service, limit: int | None, per_photo: int = 3,
-            progress: bool = False) -> tuple[np.ndarray, np.ndarray, list[float], dict]:
+            progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float], dict]:
     """Features and labels of clean faces (and their mirror images) and of synthetic occlusions of them."""
     rng = np.random.default_rng(FIT_SEED)
     masks = load_mask_textures(None)
     paths = _photos(data, True, limit)
-    xs, ys, lap = [], [], []
+    xs, ys, lap, group = [], [], [], []
     counts = {"photos": len(paths), "no_face": 0, "occluded_samples": 0, "occluder_hid_face": 0}
     prev = None
     for i, rel in enumerate(paths):
@@ -86,9 +87,10 @@ def collect(data: Path, service, limit: int | None, per_photo: int = 3,
             xs.append(fx), ys.append(fy)
             counts["occluded_samples"] += 1
         prev = img
+        group.extend([i] * (len(xs) - len(group)))
         if progress and (i + 1) % 250 == 0:
             print(f"  {i + 1}/{len(paths)} photos", flush=True)
-    return np.stack(xs), np.stack(ys), lap, counts
+    return np.stack(xs), np.stack(ys), np.array(group), lap, counts
 
 
 def train_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 600) -> tuple[np.ndarray, np.ndarray]:
@@ -113,29 +115,33 @@ def train_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 60
 def fit(data: Path, service, limit: int | None = None, progress: bool = False) -> dict:
     """The whole models/quality/quality.json: occlusion model and thresholds, sharpness scale, mouth constants."""
     t0 = time.time()
-    x, y, lap, counts = collect(data, service, limit, progress=progress)
-    mean = x.mean(0)
-    scale = x.std(0) + 1e-3
+    x, y, group, lap, counts = collect(data, service, limit, progress=progress)
+    n_samples = len(y)
+    train = group % CALIBRATION_EVERY != CALIBRATION_EVERY - 1
+    mean = x[train].mean(0)
+    scale = x[train].std(0) + 1e-3
     z = (x - mean) / scale
-    w, b = train_logistic(z.astype(np.float64), y.astype(np.float64))
-    p = 1.0 / (1.0 + np.exp(-np.clip(z @ w.T + b, -50, 50)))
-    visible = 1.0 - p
+    w, b = train_logistic(z[train].astype(np.float64), y[train].astype(np.float64))
+    p = 1.0 / (1.0 + np.exp(-np.clip(z[~train] @ w.T + b, -50, 50)))
+    visible, y = 1.0 - p, y[~train]  # thresholds and the report from the calibration photos only
     clean = y.sum(1) == 0
     min_visible = {r: float(np.quantile(visible[clean, i], CLEAN_FALSE_REFUSAL_PER_REGION)) for i, r in enumerate(REGIONS)}
     thr = np.array([min_visible[r] for r in REGIONS])
     refused = (visible < thr).any(1)
     report = {
-        "samples": int(len(y)), **counts,
-        "fit_clean_refused": float(refused[clean].mean()),
-        "fit_occluded_refused": float(refused[~clean].mean()),
-        "fit_region_recall": {r: float((visible[y[:, i] > 0, i] < thr[i]).mean()) for i, r in enumerate(REGIONS)},
+        "samples": int(n_samples), **counts,
+        "calibration_samples": int(len(y)),
+        "calibration_clean_refused": float(refused[clean].mean()),
+        "calibration_occluded_refused": float(refused[~clean].mean()),
+        "calibration_region_recall": {r: float((visible[y[:, i] > 0, i] < thr[i]).mean()) for i, r in enumerate(REGIONS)},
         "seconds": round(time.time() - t0, 1),
     }
     return {
         "about": "Quality constants of SenseID 2.1 and the 4004 occlusion gate; written by `edge-face fit-occlusion "
                  "--data DIR --write` (edge_face.bench.occlusion.fit). Do not edit by hand.",
         "fit": {"data": data.name, "rule": FIT_RULE, "limit": limit, "seed": FIT_SEED, "kinds": list(KINDS),
-                "clean_false_refusal_per_region": CLEAN_FALSE_REFUSAL_PER_REGION, "l2": L2, "report": report},
+                "clean_false_refusal_per_region": CLEAN_FALSE_REFUSAL_PER_REGION, "l2": L2,
+                "calibration_every": CALIBRATION_EVERY, "report": report},
         "sharpness": {"half": float(statistics.median(lap)),
                       "meaning": "Laplacian variance of the aligned face that scores 0.5 (the fit set's median)"},
         "mouth_open": {"closed_ratio": 0.05, "wide_ratio": 0.65,
