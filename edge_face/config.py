@@ -43,6 +43,29 @@ class BackendConfig:
 
 
 @dataclass(frozen=True)
+class CameraConfig:
+    """The live camera of the kiosk (edge_face.camera) and the liveness packages its sessions seal.
+
+    source: "none" (no camera: the camera endpoints answer 6000), "file" (a video file played as a camera: tests,
+    demos), "opencv" (V4L2 through OpenCV) or "picamera2" (a Raspberry Pi camera). `path`: the video file, or the
+    V4L2 device ("/dev/video0" or an index "0")."""
+
+    source: str = "none"
+    path: str = ""
+    width: int = 640
+    height: int = 480
+    fps: float = 15.0
+    speed: float = 1.0  # file source: 1 plays in real time, 2 twice as fast, 0 as fast as frames decode
+    session_seconds: float = 2.5  # live frames one session analyses (the analysis needs a face for 2 s)
+    capture_timeout: float = 2.0  # seconds one frame may take before the session fails with 6001
+    open_timeout: float = 5.0  # seconds the first frame after (re)opening the source may take
+    idle_seconds: float = 30.0  # the source is closed after this long without a session or a preview
+    lock_dir: str = ""  # the single-owner lock file's folder ("": $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR, /tmp)
+    package_ttl: float = 300.0  # seconds a sealed liveness package is accepted by 1.3 after its capture
+    clock_skew: float = 30.0  # seconds of clock difference tolerated on a package's times
+
+
+@dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
     port: int = 3000
@@ -59,6 +82,11 @@ class Config:
     # passes, as with api_keys); image*_url is refused unless it names a file inside frs_image_dir (empty: off).
     frs_tokens: tuple[str, ...] = field(default=(), repr=False)
     frs_image_dir: str = ""
+    # Seals the liveness packages of camera sessions (1.3): 64 hex digits (AES-256). Empty: a random key per
+    # process, so packages stop opening after a restart. device_id names this device inside its packages
+    # (empty: derived from /etc/machine-id, else the host name).
+    device_key: str = field(default="", repr=False)
+    device_id: str = ""
     # Seconds a request may spend waiting for the models before it is answered 503 (0: no limit). See api/timeout.py.
     request_timeout: float = 30.0
     models_dir: Path = DEFAULT_MODELS_DIR
@@ -67,6 +95,7 @@ class Config:
     server_threads: int = 4
     limits: Limits = field(default_factory=Limits)
     backend: BackendConfig = field(default_factory=BackendConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
 
     def validate(self) -> "Config":
         if len(self.aes_key.encode()) != 32:
@@ -95,7 +124,29 @@ class Config:
             raise ConfigError(f"log_format must be auto, journal or text, got {self.log_format!r}")
         if not Path(self.models_dir).is_dir():
             raise ConfigError(f"models_dir {self.models_dir} is not a directory")
+        if self.device_key:
+            try:
+                if len(bytes.fromhex(self.device_key)) != 32:
+                    raise ValueError
+            except ValueError:
+                raise ConfigError("device_key must be 64 hexadecimal digits (a 32-byte AES-256 key)") from None
+        self._validate_camera()
         return self
+
+    def _validate_camera(self) -> None:
+        cam = self.camera
+        if cam.source not in ("none", "file", "opencv", "picamera2"):
+            raise ConfigError(f"camera.source must be none, file, opencv or picamera2, got {cam.source!r}")
+        if cam.source == "file" and not cam.path:
+            raise ConfigError("camera.source = \"file\" needs camera.path (the video file to play)")
+        if not (2.0 <= cam.session_seconds <= 10.0):
+            raise ConfigError("camera.session_seconds must be 2..10 (the analysis needs a face for 2 s)")
+        if cam.width < 16 or cam.height < 16 or cam.fps <= 0 or cam.speed < 0:
+            raise ConfigError("camera.width/height must be >= 16, camera.fps > 0 and camera.speed >= 0")
+        if cam.capture_timeout <= 0 or cam.open_timeout <= 0 or cam.idle_seconds <= 0:
+            raise ConfigError("camera.capture_timeout, open_timeout and idle_seconds must be > 0 seconds")
+        if cam.package_ttl <= 0 or cam.clock_skew < 0:
+            raise ConfigError("camera.package_ttl must be > 0 and camera.clock_skew >= 0 seconds")
 
 
 _ENV_PREFIX = "EDGE_FACE_"
