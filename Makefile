@@ -3,11 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean fuzz install-appliance
+.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean fuzz install-appliance soak
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py native/edge_face_native.cpp
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard native/*.cpp native/*.hpp native/*.inc)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -52,6 +52,11 @@ bench-http: setup
 # DESTDIR=/some/dir stages it there instead (no user, no systemctl).
 install-appliance:
 	sh systemd/install.sh $(if $(DESTDIR),--destdir $(DESTDIR))
+
+# N minutes of mixed valid and hostile requests from 4 clients, the service killed once mid-run (JSON report).
+SOAK_MINUTES ?= 10
+soak: setup fixtures
+	$(BIN)/python benchmarks/soak.py --minutes $(SOAK_MINUTES) --clients 4
 
 clean:
 	rm -rf $(VENV) build *.egg-info edge_face/_native*.so
