@@ -27,6 +27,10 @@ FRS_COMPARE_PATH = "/v2/{project_id}/face-compare"
 QUALITY_PATH = "/quality/face/stateless"
 LIVENESS_PATH = "/liveness/silent_detection/stateless"
 VIDEO_VERIFY_PATH = "/identity/silent_image_verification/stateless"
+LIVENESS_FILE_PATH = "/identity/liveness_image_verification/stateless"
+CAMERA_SESSION_PATH = "/camera/liveness_session"
+CAMERA_STATUS_PATH = "/camera/status"
+CAMERA_FRAME_PATH = "/camera/frame.jpg"
 
 
 class EdgeFaceClientError(RuntimeError):
@@ -112,6 +116,32 @@ class EdgeFaceClient:
             "encrypted_video": self.encrypt(video), "encrypted_image": self.encrypt(photo),
             "auto_rotate": auto_rotate, "check_quality": check_quality, "return_image": return_image,
             "return_face_image": return_face_image, "return_status": return_status})
+
+    def camera_session(self) -> dict[str, Any]:
+        """Silent liveness of the person in front of the device's camera: `passed`, `liveness_score`,
+        `liveness_status`, and when passed `package` (Base64 of the sealed liveness package for 1.3)."""
+        return self.post(CAMERA_SESSION_PATH, {})
+
+    def camera_status(self) -> dict[str, Any]:
+        return self._json(CAMERA_STATUS_PATH, self._send("GET", CAMERA_STATUS_PATH))
+
+    def camera_frame(self) -> bytes:
+        """The newest camera frame, JPEG (a preview); raises EdgeFaceClientError when there is none."""
+        status, body = self._send("GET", CAMERA_FRAME_PATH, headers={"Accept": "image/jpeg"})
+        if status != 200:
+            raise EdgeFaceClientError(f"{CAMERA_FRAME_PATH}: HTTP {status}: {body[:200]!r}", status)
+        return body
+
+    def verify_liveness_file(self, package: bytes | str, photo: PhotoSource, *, auto_rotate: bool = False,
+                             check_quality: bool = False) -> dict[str, Any]:
+        """§1.3: a camera session's package (its bytes, or the Base64 `package` as returned) against a photo:
+        `verification_score`. Sent as multipart, the package as a file part."""
+        raw = base64.b64decode(package) if isinstance(package, str) else bytes(package)
+        data, content_type = _multipart({
+            "liveness_file": raw, "encrypted_image": self.encrypt(photo).encode("ascii"),
+            "auto_rotate": b"true" if auto_rotate else b"false", "check_quality": b"true" if check_quality else b"false"})
+        return self._json(LIVENESS_FILE_PATH, self._send("POST", LIVENESS_FILE_PATH, data,
+                                                          {"Content-Type": content_type}))
 
     def frs_compare(self, image1: PhotoSource, image2: PhotoSource, *, multipart: bool = False) -> dict[str, Any]:
         """Huawei FRS face-compare: `similarity` (> 0.93: the same person) and each image's `bounding_box`.

@@ -7,7 +7,7 @@ import re
 from importlib import resources
 
 from edge_face.api.app import create_app
-from edge_face.client import EdgeFaceClient
+from edge_face.client import EdgeFaceClient, EdgeFaceClientError
 
 DOC = json.loads(resources.files("edge_face.api").joinpath("openapi.json").read_text("utf-8"))
 
@@ -51,6 +51,10 @@ CLIENT_METHODS = {
     "/quality/face/stateless": "quality",
     "/liveness/silent_detection/stateless": "liveness",
     "/identity/silent_image_verification/stateless": "verify_video",
+    "/identity/liveness_image_verification/stateless": "verify_liveness_file",
+    "/camera/liveness_session": "camera_session",
+    "/camera/status": "camera_status",
+    "/camera/frame.jpg": "camera_frame",
     "/healthz": "healthz",
     "/readyz": "readyz",
     "/metrics": "metrics",
@@ -71,6 +75,14 @@ def test_client_covers_every_documented_endpoint(api, photos):
     # Not a video: the endpoints answer their documented 2008 (a real video's path is tested in the liveness tests).
     assert client.liveness(b"not a video", return_status=True)["code"] == 2008
     assert client.verify_video(b"not a video", obama)["code"] == 2008
+    # No camera on the default server (the camera's own paths are tested in test_camera with a file camera).
+    assert client.camera_session()["code"] == 6000 and client.camera_status()["state"] == "none"
+    try:
+        client.camera_frame()
+        raise AssertionError("a frame without a camera")
+    except EdgeFaceClientError as exc:
+        assert exc.status == 503
+    assert client.verify_liveness_file(b"not a package", obama)["code"] == 2007
     assert client.healthz()["status"] == "ok"
     assert client.readyz()["status"] == "ready"
     assert "edge_face_http_requests_total" in client.metrics()

@@ -11,7 +11,7 @@ import time
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from edge_face.api import frs, liveness, openapi, ops, senseid
+from edge_face.api import camera, frs, liveness, openapi, ops, senseid
 from edge_face.api.errors import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
@@ -69,6 +69,7 @@ def create_app(config: Config, service: FaceServiceLike | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(frs.bp)
     app.register_blueprint(openapi.bp)
+    camera.install(app, config)  # the camera owner (if any), the package sealer, /camera/* and 1.3
     return app
 
 

@@ -26,6 +26,9 @@ _TABLE = (
     ErrorSpec(4004, "face occlusion", 400),
     ErrorSpec(4007, "liveness silent check failed", 400),
     ErrorSpec(5000, "internal error", 500),
+    # edge_face's own camera endpoints (no vendor code exists for a camera): 503, try again later.
+    ErrorSpec(6000, "camera unavailable", 503),  # none configured, owned by another process, or failed to open
+    ErrorSpec(6001, "camera timeout", 503),  # no frame in time; the camera is reopened for the next session
 )
 ERRORS: dict[int, ErrorSpec] = {spec.code: spec for spec in _TABLE}
 
@@ -41,6 +44,8 @@ DETECTION_FAILED = 4000
 FACE_OCCLUSION = 4004
 LIVENESS_FAILED = 4007
 INTERNAL_ERROR = 5000
+CAMERA_UNAVAILABLE = 6000
+CAMERA_TIMEOUT = 6001
 
 
 class ApiError(Exception):

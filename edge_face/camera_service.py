@@ -1,0 +1,83 @@
+"""Live-camera liveness (edge_face's session) and SenseID 1.3 (a sealed package's face against a photo).
+
+The session runs the same LivenessAnalyser as an uploaded video, on live frames straight from the camera owner,
+and seals a package only when the person was found live: a package is the device's word that this face was live
+at that time, so 1.3 compares its aligned face exactly as 1.4 compares the selected face of a video.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_face.camera import CameraError, CameraOwner
+from edge_face.liveness.analyse import LivenessResult
+from edge_face.liveness.package import OpenedPackage, PackageSealer
+from edge_face.liveness_service import (
+    SAMPLE_FPS,
+    FaceOccludedInPhoto,
+    LivenessService,
+    QualityCheckUnavailable,
+)
+from edge_face.native import cosine_matrix
+from edge_face.service import NoFaceFound
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    liveness: LivenessResult
+    captured_unix: float  # wall-clock time of the selected frame
+    package: bytes | None  # sealed; only when the person was found live
+
+
+def _wall_clock(frames: Iterable[tuple[float, np.ndarray]], origin: list[float]) -> Iterator[tuple[float, np.ndarray]]:
+    """Pass frames through, noting the wall-clock time of session time 0 (for the package's capture time)."""
+    for t, frame in frames:
+        if not origin:
+            origin.append(time.time() - t)
+        yield t, frame
+
+
+class CameraLivenessService:
+    def __init__(self, owner: CameraOwner | None, sealer: PackageSealer, seconds: float, model_variant: str) -> None:
+        self.owner, self.sealer, self.seconds, self.model_variant = owner, sealer, seconds, model_variant
+
+    def session(self, liveness: LivenessService) -> SessionResult:
+        """Analyse `seconds` of live frames. Raises CameraError (none, busy, failed), CameraTimeout and
+        NoTrackableFace (nobody in front of the camera)."""
+        owner = self.owner
+        if owner is None:
+            raise CameraError("no camera is configured on this device (camera.source = none)")
+        origin: list[float] = []
+        # A waiting session gives up when the running one should long be over.
+        with owner.session(wait=self.seconds + owner.open_timeout + 5.0):
+            result = liveness.analyser.analyse_frames(_wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin))
+        captured = origin[0] + result.image_timestamp
+        package = None
+        if result.passed:
+            package = self.sealer.seal(passed=True, score=result.score, status=result.status,
+                                       face_seconds=result.face_seconds, frames=result.frames, frame=result.image,
+                                       face_rect=result.face_rect, aligned=result.aligned, captured_unix=captured,
+                                       model_variant=self.model_variant)
+        return SessionResult(result, captured, package)
+
+    def open_package(self, data: bytes) -> OpenedPackage:
+        """Raises PackageError (2007) for anything this device did not seal, recently, after a live result."""
+        return self.sealer.open(data)
+
+    def verify_package(self, faces, package: OpenedPackage, photo: np.ndarray, *, auto_rotate: bool = False,
+                       check_quality: bool = False) -> float:
+        """§1.3: the package's live face against the photo's main face, with the calibrated score of 1.1."""
+        gate = getattr(faces, "covered_regions", None)
+        if check_quality and gate is None:
+            raise QualityCheckUnavailable("check_quality is not supported yet")
+        located = faces.locate(photo, auto_rotate=auto_rotate)
+        if not located:
+            raise NoFaceFound("image")
+        if check_quality and (covered := gate(located[0])):
+            raise FaceOccludedInPhoto(list(covered))
+        emb = faces.embedder.embed(np.stack([package.aligned, located[0].crop]))
+        cos = float(cosine_matrix(emb[:1], emb[1:])[0, 0])
+        return float(faces.calibration.score(cos))
