@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_face.camera import CameraError, CameraOwner
-from edge_face.liveness.analyse import LivenessResult
+from edge_face import observability
+from edge_face.camera import CameraError, CameraOwner, CameraTimeout
+from edge_face.liveness.analyse import LivenessResult, NoTrackableFace
 from edge_face.liveness.package import OpenedPackage, PackageSealer
 from edge_face.liveness_service import (
     SAMPLE_FPS,
@@ -53,7 +54,17 @@ class CameraLivenessService:
         origin: list[float] = []
         # A waiting session gives up when the running one should long be over.
         with owner.session(wait=self.seconds + owner.open_timeout + 5.0):
-            result = liveness.analyser.analyse_frames(_wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin))
+            try:
+                with observability.stage("camera_session"):
+                    result = liveness.analyser.analyse_frames(
+                        _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin))
+            except NoTrackableFace:
+                observability.liveness_outcome("no_face")
+                raise
+            except CameraTimeout:
+                observability.liveness_outcome("camera_timeout")
+                raise
+        observability.liveness_outcome("live" if result.passed else result.status)
         captured = origin[0] + result.image_timestamp
         package = None
         if result.passed:

@@ -115,6 +115,7 @@ def test_status_preview_and_readyz_report_the_camera(cam_api, session):
     frame = cv2.imdecode(np.frombuffer(client.camera_frame(), np.uint8), cv2.IMREAD_COLOR)
     assert frame.shape == (H, W, 3)
     assert client.readyz()["camera"]["source"] == "file"
+    assert 'edge_face_liveness_outcomes_total{outcome="live"}' in client.metrics()
 
 
 def test_no_camera_configured_is_6000(api, photos):

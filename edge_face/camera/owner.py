@@ -4,7 +4,9 @@ Why a capture thread: a camera read can block for ever (a device that hangs, a p
 cannot be interrupted from Python. So the source is read only by the owner's capture thread, which publishes the
 newest frame; sessions and the preview wait for a frame with a deadline. A missed deadline raises CameraTimeout
 and abandons that thread (it exits when its read returns, its frames ignored); the next request opens a fresh
-source. The thread also closes the source after `idle_seconds` without demand, so the camera is not kept running.
+source. (An abandoned thread may still hold the device until its read returns: a V4L2 camera that allows one
+streamer answers 6000 until then.) The thread also closes the source after `idle_seconds` without demand, so the
+camera is not kept running.
 Frames stay in memory: nothing here writes or logs them.
 """
 from __future__ import annotations

@@ -37,7 +37,8 @@ def _fit(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
 
 class FileCamera:
     """A video file posing as a camera, looping: in real time (speed 1), `speed` times faster, or as fast as the
-    frames decode (speed 0). For tests and demos; the file is only read."""
+    frames decode (speed 0). For tests and demos; the file is only read. Not a FIFO: FFmpeg's open of a pipe
+    nobody writes blocks while holding a lock that every other video decode of the process needs."""
 
     kind = "file"
 
