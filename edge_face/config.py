@@ -90,7 +90,9 @@ class Config:
     # Seconds a request may spend waiting for the models before it is answered 503 (0: no limit). See api/timeout.py.
     request_timeout: float = 30.0
     models_dir: Path = DEFAULT_MODELS_DIR
-    model_variant: str = "float32"  # a file models/verification/<variant>.json: embedders + calibration
+    # models/verification/<variant>.json: detector, embedders, calibration. "fast" meets 99.3% LFW at <= 10 ms
+    # per photo on 2 x86 cores; "float32" is the most accurate (99.43%), "int8" the smallest (NPUs).
+    model_variant: str = "fast"
     threads: int = 2
     server_threads: int = 4
     limits: Limits = field(default_factory=Limits)
