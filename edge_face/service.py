@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from edge_face import native
 from edge_face.backends import policy_from_config
 from edge_face.config import Config
 from edge_face.models import ModelRegistry
 from edge_face.native import cosine_matrix
 from edge_face.observability import stage
-from edge_face.pipeline.align import align
+from edge_face.pipeline.align import align, alignment_matrix
 from edge_face.pipeline.calibrate import TABLE, Calibration
 from edge_face.pipeline.detect import YuNetDetector
 from edge_face.pipeline.embed import FusedEmbedder, embedder_for
@@ -66,11 +68,20 @@ class AllPairsResult:
 
 @dataclass(frozen=True)
 class LocatedFace:
-    """A face ready for embedding: its aligned crop and its rectangle in the photo as given."""
+    """A face ready for embedding: the photo it was found in (turned upright when auto_rotate turned it), the
+    matrix that aligns it onto the 112x112 template, and its rectangle in the photo as given. The embedders warp
+    it from the photo into their input tensors in one pass (edge_face.native); `crop` is the aligned image."""
 
-    crop: np.ndarray
+    frame: np.ndarray
+    matrix: np.ndarray
     rect: Rect
     score: float
+    layout: str = "bgr"  # pixel layout of `frame` (edge_face.native.LAYOUTS)
+
+    @cached_property
+    def crop(self) -> np.ndarray:
+        """The aligned 112x112 BGR uint8 crop."""
+        return native.crop(self.frame, self.layout, self.matrix)
 
 
 class FaceService:
@@ -103,7 +114,8 @@ class FaceService:
         self.embedder.embed(np.zeros((1, 112, 112, 3), np.uint8))
         self.warmed = True
 
-    def _detect_turned(self, bgr: np.ndarray, auto_rotate: bool) -> tuple[int, np.ndarray, list[Face]]:
+    def _detect_turned(self, bgr: np.ndarray, auto_rotate: bool,
+                       layout: str = "bgr") -> tuple[int, np.ndarray, list[Face]]:
         """The quarter turn of the photo whose best face is the most face-like, with its faces.
 
         Every turn is tried when `auto_rotate`: YuNet also fires on an upside-down face (0.88 against 0.95 upright
@@ -114,16 +126,20 @@ class FaceService:
         for turns in TURNS if auto_rotate else (0,):
             image = rotate(bgr, turns)
             with stage("detect"):
-                faces = self.detector.detect(image)
+                faces = self.detector.detect(image, layout=layout)
             top = max((f.score for f in faces), default=-1.0)
             if top > best_score:
                 best, best_score = (turns, image, faces), top
         return best
 
-    def locate(self, bgr: np.ndarray, *, auto_rotate: bool = False, every_face: bool = False) -> list[LocatedFace]:
-        """The main face (or every face, in reading order), with quarter turns tried when `auto_rotate`."""
+    def locate(self, bgr: np.ndarray, *, auto_rotate: bool = False, every_face: bool = False,
+               layout: str = "bgr") -> list[LocatedFace]:
+        """The main face (or every face, in reading order), with quarter turns tried when `auto_rotate`.
+
+        `layout`: the photo's pixel layout, BGR (decoded photos) by default; camera frames may come as they are
+        (e.g. picamera2's XRGB8888 = "bgrx", any row stride)."""
         height, width = bgr.shape[:2]
-        turns, image, faces = self._detect_turned(bgr, auto_rotate)
+        turns, image, faces = self._detect_turned(bgr, auto_rotate, layout)
         if not faces:
             return []
         if not every_face:
@@ -136,8 +152,8 @@ class FaceService:
             box = box_to_original(f.box, turns, width, height)
             rect = Face(box=box, landmarks=f.landmarks, score=f.score).rect(width, height)
             with stage("align"):
-                crop = align(image, f.landmarks)
-            located.append(LocatedFace(crop=crop, rect=rect, score=f.score))
+                matrix = alignment_matrix(f.landmarks)
+            located.append(LocatedFace(frame=image, matrix=matrix, rect=rect, score=f.score, layout=layout))
         return located
 
     @property
@@ -171,7 +187,7 @@ class FaceService:
 
     def embed(self, faces: list[LocatedFace]) -> np.ndarray:
         with stage("embed"):
-            return self.embedder.embed(np.stack([f.crop for f in faces]) if faces else np.zeros((0, 112, 112, 3), np.uint8))
+            return self.embedder.embed_aligned(faces)
 
     def verify_pair(self, first: np.ndarray, second: np.ndarray, *, auto_rotate: bool = False,
                     check_quality: bool = False) -> PairResult:

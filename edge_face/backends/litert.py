@@ -58,6 +58,9 @@ class Runner:
         self._inputs = first.get_input_details()
         self.input_shape = tuple(int(v) for v in self._inputs[0]["shape"])
         self.input_dtype = np.dtype(self._inputs[0]["dtype"])
+        # (scale, zero_point) of an int8/uint8 input tensor: real = scale * (q - zero_point); (0.0, 0) for float
+        scale, zero_point = self._inputs[0].get("quantization", (0.0, 0))
+        self.input_quantization = (float(scale), int(zero_point))
         self.output_names = [d["name"] for d in first.get_output_details()]
         self._by_shape[self.input_shape] = first
 

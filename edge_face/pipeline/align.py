@@ -1,12 +1,15 @@
 """5-point similarity alignment to the ArcFace 112x112 template.
 
 Alignment dominates accuracy (MODELS.md: a plain box crop costs MobileFaceNet 11 points on LFW), so every embedder
-sees faces warped by the same least-squares similarity transform (Umeyama, no reflection).
+sees faces warped by the same least-squares similarity transform (Umeyama, no reflection). The service keeps the
+matrix (`alignment_matrix`) and lets edge_face.native warp each face straight into the models' input tensors;
+`align` is the crop itself (cv2.warpAffine, the reference of that warp).
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from edge_face.native import reference
 
 TEMPLATE_112 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
@@ -34,7 +37,11 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return m
 
 
+def alignment_matrix(landmarks: np.ndarray, size: int = 112) -> np.ndarray:
+    """2x3 matrix taking the photo onto the template scaled to `size` (for cv2.warpAffine / native.face_tensors)."""
+    return similarity_transform(landmarks, TEMPLATE_112 * (size / 112.0))
+
+
 def align(bgr: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray:
     """The face warped onto the template (scaled to `size`), bilinear, black outside the photo."""
-    m = similarity_transform(landmarks, TEMPLATE_112 * (size / 112.0))
-    return cv2.warpAffine(bgr, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return reference.warp_affine(bgr, alignment_matrix(landmarks, size), size, size)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edge_face import native
 from edge_face.backends import Runner
+from edge_face.native import InputSpec
 from edge_face.pipeline.types import Face
 
 STRIDES = (8, 16, 32)
@@ -53,23 +55,36 @@ class YuNetDetector:
         self.nms_threshold = nms_threshold
         self.max_side = max_side
         self.min_side = min_side
+        self._specs: dict[tuple[int, int], InputSpec] = {}
 
-    def _input(self, bgr: np.ndarray) -> tuple[np.ndarray, float]:
-        h, w = bgr.shape[:2]
+    def _spec(self, height: int, width: int) -> InputSpec:
+        """YuNet's input: BGR 0..255 unscaled (quantized per the interpreter when its input is int8/uint8)."""
+        spec = self._specs.get((height, width))
+        if spec is None:
+            dtype = np.dtype(getattr(self.runner, "input_dtype", np.float32)).name
+            scale, zero_point = getattr(self.runner, "input_quantization", (0.0, 0)) if dtype != "float32" else (0., 0)
+            spec = InputSpec(height=height, width=width, order="bgr", dtype=dtype, scale=float(scale),
+                             zero_point=int(zero_point))
+            if len(self._specs) < 64:
+                self._specs[(height, width)] = spec
+        return spec
+
+    def _input(self, frame: np.ndarray, layout: str = "bgr") -> tuple[np.ndarray, float]:
+        """The letterbox: the photo scaled (INTER_AREA down, INTER_LINEAR up), padded at the bottom and right to
+        multiples of 32 with black; (1, H, W, 3) plus the scale."""
+        h, w = frame.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         if max(h, w) * scale < self.min_side:  # tiny photos: upscale so small faces reach the 8-px stride
             scale = self.min_side / max(h, w)
         sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
         pw, ph = -(-sw // 32) * 32, -(-sh // 32) * 32
-        canvas = np.zeros((ph, pw, 3), np.float32)
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        canvas[:sh, :sw] = cv2.resize(bgr, (sw, sh), interpolation=interp) if (sw, sh) != (w, h) else bgr
-        return canvas[None], scale
+        x = native.letterbox(frame, layout, self._spec(ph, pw), (sw, sh), "area" if scale < 1 else "linear")
+        return x, scale
 
-    def detect(self, bgr: np.ndarray, score_threshold: float | None = None) -> list[Face]:
-        """Faces sorted by score, in the pixel frame of `bgr`."""
+    def detect(self, frame: np.ndarray, score_threshold: float | None = None, layout: str = "bgr") -> list[Face]:
+        """Faces sorted by score, in the pixel frame of `frame` (BGR by default; any layout of native.LAYOUTS)."""
         threshold = self.score_threshold if score_threshold is None else score_threshold
-        x, scale = self._input(bgr)
+        x, scale = self._input(frame, layout)
         outputs = self.runner.run(x)
         scores, boxes, marks = decode(outputs, x.shape[2], x.shape[1])
         keep = scores >= threshold
