@@ -89,6 +89,7 @@ if [ ! -e "$ROOT$ETC/secrets.toml" ]; then
     KEY=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
     IV=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
     API=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+    DEV=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
     cat > "$ROOT$ETC/secrets.toml" <<EOF
 # edge_face secrets: mode 0600, owner edge-face (the service refuses to start if group or others can read it).
 # aes_key: 32 characters, aes_iv: 12 characters, shared with the SenseID clients of this device.
@@ -98,6 +99,8 @@ aes_iv = "$IV"
 api_keys = ["$API"]
 # Huawei FRS clients: accepted X-Auth-Token values.
 # frs_tokens = ["..."]
+# Seals the liveness packages of camera sessions (SenseID 1.3): 64 hex digits, never shared with clients.
+device_key = "$DEV"
 EOF
     chmod 0600 "$ROOT$ETC/secrets.toml"
     umask 022

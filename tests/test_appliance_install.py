@@ -49,7 +49,7 @@ def test_staged_secrets_are_fresh_valid_and_kept_on_reinstall(staged):
     text = secrets.read_text()
     cfg = load_config(staged / "etc/edge-face/config.toml",
                       env={"EDGE_FACE_SECRETS_FILE": str(secrets), "EDGE_FACE_MODELS_DIR": str(staged / "opt/edge-face/models")})
-    assert len(cfg.aes_key) == 32 and len(cfg.aes_iv) == 12 and len(cfg.api_keys) == 1
+    assert len(cfg.aes_key) == 32 and len(cfg.aes_iv) == 12 and len(cfg.api_keys) == 1 and len(cfg.device_key) == 64
     assert cfg.aes_key != "dcbbad6765e14139a07d34b92292a672"  # not the vendor's published default
     run = subprocess.run(["sh", str(ROOT / "systemd" / "install.sh"), "--destdir", str(staged), "--venv",
                           str(Path(sys.prefix))], capture_output=True, text=True, timeout=300)

@@ -13,7 +13,6 @@ import logging
 import cv2
 from flask import Blueprint, Flask, Response, current_app, request
 
-from edge_face import observability
 from edge_face.api.errors import (
     CAMERA_TIMEOUT,
     CAMERA_UNAVAILABLE,
@@ -57,13 +56,18 @@ def install(app: Flask, config: Config) -> None:
     sealer = PackageSealer(key, config.device_id or default_device_id(), cam.package_ttl, cam.clock_skew)
     owner = owner_for(cam)
     app.extensions[_EXTENSION] = CameraLivenessService(owner, sealer, cam.session_seconds, config.model_variant)
-    if owner is not None:
-        observability.register_probe("camera", owner.describe)
     app.register_blueprint(bp)
 
 
 def _camera() -> CameraLivenessService:
     return current_app.extensions[_EXTENSION]
+
+
+def describe() -> dict | None:
+    """The state of this app's camera for /readyz; None without one. (Per app, not a process-wide probe: tests
+    run several servers in one process.)"""
+    service = current_app.extensions.get(_EXTENSION)
+    return service.owner.describe() if service is not None and service.owner is not None else None
 
 
 @bp.before_request

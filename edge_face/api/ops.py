@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from edge_face import observability
+from edge_face.api import camera as camera_api
 from edge_face.api.state import respond, state
 
 bp = Blueprint("ops", __name__)
@@ -25,7 +26,8 @@ def readyz() -> Response:
     services = state().services
     service = services.peek()
     components = observability.probes()
-    camera = components.pop("camera", {"state": "none"})  # "none": no camera configured on this device
+    probed = components.pop("camera", {"state": "none"})  # "none": no camera configured on this device
+    camera = camera_api.describe() or probed  # this app's own camera owner, when it has one
     if service is None:
         return respond({"status": services.status, "camera": camera, **components}, 503)
     return respond({"status": "ready", "warmed": bool(getattr(service, "warmed", False)), **service.describe(),
