@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean fuzz install-appliance soak
+.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean fuzz install-appliance soak browser
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,16 @@ serve: setup
 fixtures: setup
 	$(BIN)/python -m tests.fixtures
 
-test: setup fixtures
+# Debian's Chromium for the kiosk page's browser tests: installed when missing and we are root (CI), else the
+# tests skip with the reason.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	  else echo "chromium not installed and not root: the kiosk browser tests will skip"; fi; \
+	fi
+
+test: setup fixtures browser
 	$(BIN)/python -m pytest -q
 
 # Rebuild the model artefacts in models/ from the pinned registry packages (needs TensorFlow; not part of `test`).

@@ -11,7 +11,7 @@ import time
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from edge_face.api import camera, frs, liveness, openapi, ops, senseid
+from edge_face.api import camera, frs, kiosk, liveness, openapi, ops, senseid
 from edge_face.api.errors import (
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
@@ -70,6 +70,7 @@ def create_app(config: Config, service: FaceServiceLike | None = None) -> Flask:
     app.register_blueprint(frs.bp)
     app.register_blueprint(openapi.bp)
     camera.install(app, config)  # the camera owner (if any), the package sealer, /camera/* and 1.3
+    app.register_blueprint(kiosk.bp)  # the page for the device's own screen (loopback only)
     return app
 
 

@@ -1,0 +1,126 @@
+"""The kiosk page for the device's own screen: camera preview with the face box, a liveness check and a verification
+against a reference photo (edge_face/api/static/kiosk.*).
+
+The page runs in the kiosk's browser on this device, so its endpoints answer loopback clients only and need no API
+key or AES key (a key given to a web page would be a key published): the liveness package stays sealed by the device
+key and only travels from one call to the next; the reference photo arrives as a file and is never stored.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from importlib import resources
+
+import cv2
+from flask import Blueprint, Response, request
+
+from edge_face.api import camera as camera_api
+from edge_face.api.errors import (
+    CAMERA_UNAVAILABLE,
+    CORRUPTED_LIVENESS_DATA,
+    DETECTION_FAILED,
+    FACE_OCCLUSION,
+    INTERNAL_ERROR,
+    INVALID_ARGUMENT,
+    INVALID_IMAGE_TYPE,
+    SUCCESS,
+    ApiError,
+)
+from edge_face.api.payload import decode_field
+from edge_face.api.state import respond, state
+from edge_face.camera import CameraError
+from edge_face.liveness.package import PackageError
+from edge_face.liveness_service import FaceOccludedInPhoto
+from edge_face.service import NoFaceFound
+
+bp = Blueprint("kiosk", __name__)
+
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+# Score threshold of the page's decision: 0.7 = false-accept rate 1/10,000 (README "Scores mean false-accept rates").
+SAME_PERSON = 0.7
+_STATIC = {"kiosk.js": "text/javascript", "kiosk.css": "text/css"}
+
+
+@bp.before_request
+def _local_only() -> None:
+    if request.remote_addr not in LOOPBACK:
+        raise ApiError(INVALID_ARGUMENT, "the kiosk page is served to this device's own screen only", 403)
+
+
+def _static(name: str) -> bytes:
+    return resources.files("edge_face.api").joinpath("static", name).read_bytes()
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/kiosk")
+def page() -> Response:
+    response = Response(_static("kiosk.html"), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
+                                                   "style-src 'self'; script-src 'self'")
+    return _no_store(response)
+
+
+@bp.get("/kiosk/<name>")
+def asset(name: str) -> Response:
+    if name not in _STATIC:
+        raise ApiError(INVALID_ARGUMENT, "not found", 404)
+    return _no_store(Response(_static(name), mimetype=_STATIC[name]))
+
+
+@bp.get("/kiosk/preview")
+def preview() -> Response:
+    """The newest camera frame (JPEG, as a data URL) with the main face's box in the same pixel frame."""
+    owner = camera_api._camera().owner
+    if owner is None:
+        raise ApiError(CAMERA_UNAVAILABLE, "camera unavailable: no camera is configured on this device")
+    try:
+        seq, _, frame = owner.next_frame(0)
+    except CameraError as exc:
+        raise camera_api._camera_error(exc) from None
+    faces = state().services.get().locate(frame)
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 75])
+    if not ok:
+        raise ApiError(INTERNAL_ERROR, "could not encode the camera frame")
+    height, width = frame.shape[:2]
+    return _no_store(respond({
+        "code": SUCCESS, "seq": int(seq), "width": int(width), "height": int(height),
+        "image": "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii"),
+        "faces": [{"rect": [int(v) for v in f.rect], "score": round(float(f.score), 3)} for f in faces],
+    }))
+
+
+@bp.post("/kiosk/liveness")
+def liveness() -> Response:
+    """The camera liveness session of /camera/liveness_session, for the page (no API key: loopback only)."""
+    return _no_store(camera_api.liveness_session())
+
+
+@bp.post("/kiosk/verify")
+def verify() -> Response:
+    """The live face of a sealed package (from /kiosk/liveness) against a reference photo file: SenseID 1.3's
+    comparison without the AES layer, which a local page cannot hold a key for."""
+    st = state()
+    text = request.form.get("package", "")
+    photo = request.files.get("reference")
+    if not text or photo is None:
+        raise ApiError(INVALID_ARGUMENT, "package and reference are required")
+    try:
+        package = camera_api._camera().open_package(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        raise ApiError(CORRUPTED_LIVENESS_DATA, "corrupted liveness data error: package is not Base64") from None
+    except PackageError as exc:
+        raise ApiError(CORRUPTED_LIVENESS_DATA, f"corrupted liveness data error: {exc}") from None
+    image = decode_field(photo.read(st.config.limits.max_image_bytes + 1), "reference", st.config.limits,
+                         INVALID_IMAGE_TYPE)
+    try:
+        score = camera_api._camera().verify_package(st.services.get(), package, image)
+    except NoFaceFound:
+        raise ApiError(DETECTION_FAILED, "detection failed: no face in the reference photo") from None
+    except FaceOccludedInPhoto as exc:
+        raise ApiError(FACE_OCCLUSION, f"face occlusion: {', '.join(exc.regions)} covered in the image") from None
+    return _no_store(respond({"code": SUCCESS, "verification_score": float(score),
+                              "same_person": bool(score >= SAME_PERSON), "threshold": SAME_PERSON}))
