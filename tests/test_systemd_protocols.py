@@ -236,3 +236,65 @@ def test_backoff_cli_uses_state_directory_and_service_result(tmp_path):
     run = subprocess.run([sys.executable, "-m", "edge_face.cli", "backoff", "wait", "--base", "0.5"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "waited 0.5 s" in run.stderr and time.monotonic() - started >= 0.5
+
+
+# --- logging as the service configures it ----------------------------------------------------------------------
+
+def test_journal_entries_of_a_request_carry_its_request_id(api, tmp_path):
+    """The access line of a real request, through the JournalHandler with the filters configure_logging installs,
+    arrives at a journal socket with REQUEST_ID equal to the request_id the client got."""
+    from edge_face.api.logs import RedactFilter, RequestIdFilter
+    from edge_face.systemd import JournalHandler
+
+    path = str(tmp_path / "journal")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(10)
+        handler = JournalHandler("edge-face", path)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(RequestIdFilter())
+        handler.addFilter(RedactFilter([api.config.aes_key]))
+        logger = logging.getLogger("edge_face.api.access")
+        old_level = logger.level
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+        try:
+            resp = api.post(VERIFY, {"first_encrypted_image": "x"})
+            rid = resp.json()["request_id"]
+            entries = []
+            while not any(rid.encode() in e for e in entries):
+                entries.append(sock.recv(65536))
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(old_level)
+            handler.close()
+    (entry,) = [e for e in entries if rid.encode() in e]
+    fields = dict(line.split(b"=", 1) for line in entry.split(b"\n") if b"=" in line)
+    assert fields[b"REQUEST_ID"] == rid.encode() and fields[b"LOGGER"] == b"edge_face.api.access"
+    assert fields[b"MESSAGE"].startswith(f"POST {VERIFY} code=1200 status=400".encode())
+
+
+def test_auto_log_format_follows_journal_stream(tmp_path):
+    """log_format=auto picks the journal only when $JOURNAL_STREAM names this process's stderr; the entries then
+    arrive at the journal socket with their fields."""
+    import subprocess
+    import sys
+
+    journal = str(tmp_path / "journal.sock")
+    script = ("import logging, os, sys; from edge_face.config import load_config; from edge_face.api.logs import "
+              "configure_logging; st = os.fstat(2); env = dict(os.environ); "
+              "env['JOURNAL_STREAM'] = f'{st.st_dev}:{st.st_ino}' if sys.argv[1] == 'match' else '1:2'; "
+              "h = configure_logging(load_config(None, env={}), env, sys.argv[2]); print(type(h).__name__); "
+              "logging.getLogger('edge_face.t').warning('hello from %s', sys.argv[1])")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(journal)
+        sock.settimeout(10)
+        for mode, expected in (("match", "JournalHandler"), ("other", "StreamHandler")):
+            with open(tmp_path / f"stderr-{mode}", "w") as err:
+                run = subprocess.run([sys.executable, "-c", script, mode, journal], stdout=subprocess.PIPE,
+                                     stderr=err, text=True, timeout=60)
+            assert run.returncode == 0 and run.stdout.strip() == expected, (mode, run.stdout)
+        entry = sock.recv(65536)
+    assert b"MESSAGE=hello from match\n" in entry and b"PRIORITY=4\n" in entry and b"LOGGER=edge_face.t\n" in entry
+    assert "hello from other" in (tmp_path / "stderr-other").read_text()
+    assert "hello from match" not in (tmp_path / "stderr-match").read_text()

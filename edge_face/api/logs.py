@@ -52,13 +52,14 @@ class RedactFilter(logging.Filter):
         return True
 
 
-def configure_logging(config: Config, env: Mapping[str, str] | None = None) -> logging.Handler:
+def configure_logging(config: Config, env: Mapping[str, str] | None = None,
+                      journal_socket: str = JOURNAL_SOCKET) -> logging.Handler:
     """Replace the root logger's handlers with one journal or stderr handler carrying both filters."""
     env = os.environ if env is None else env
     use_journal = config.log_format == "journal" or (
-        config.log_format == "auto" and stderr_is_journal(env) and os.path.exists(JOURNAL_SOCKET))
+        config.log_format == "auto" and stderr_is_journal(env) and os.path.exists(journal_socket))
     if use_journal:
-        handler: logging.Handler = JournalHandler("edge-face")
+        handler: logging.Handler = JournalHandler("edge-face", journal_socket)
         handler.setFormatter(logging.Formatter("%(message)s"))  # the journal stamps time, level and unit itself
     else:
         handler = logging.StreamHandler(sys.stderr)
