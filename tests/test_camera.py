@@ -365,3 +365,12 @@ def test_a_second_server_on_the_same_camera_is_6000(api_server, cam_api, photos)
     assert (resp.status_code, body["code"]) == (503, 6000) and "owned by another process" in body["message"], body
     assert second.get("/readyz").json()["camera"]["state"] == "busy"
     second.assert_alive(photos)
+
+
+def test_nobody_in_front_of_the_camera_is_4007(api_server, tmp_path, photos):
+    empty = write_video(tmp_path / "empty.mp4", (np.full((H, W, 3), 60 + i % 5, np.uint8) for i in range(30)))
+    api = api_server(camera=camera_config(empty, tmp_path, session_seconds=2.0))
+    resp = api.post(SESSION)
+    assert (resp.status_code, resp.json()["code"]) == (400, 4007), resp.json()
+    assert api.get("/camera/status").json()["state"] == "open"
+    api.assert_alive(photos)
