@@ -219,3 +219,13 @@ def test_http_video_errors(api, tmp_path, obama, print_video, photos):
     resp = api.post(SILENT, {"encrypted_video": api.encrypt(print_video), "return_status": "maybe"})
     assert resp.json()["code"] == 1200
     api.assert_alive(photos)
+
+
+def test_the_liveness_service_is_built_once_not_per_request(face_service):
+    from edge_face.api.state import ServiceHolder
+    from edge_face.api.timeout import BoundedRunner
+    from edge_face.config import Limits
+
+    holder = ServiceHolder(face_service, BoundedRunner(2, 30.0))
+    first, second = holder.get_liveness(Limits()), holder.get_liveness(Limits())
+    assert first._service is second._service  # the same LivenessService behind each request's timeout wrapper

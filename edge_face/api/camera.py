@@ -34,7 +34,7 @@ from edge_face.camera_service import CameraLivenessService
 from edge_face.config import Config
 from edge_face.liveness.analyse import NoTrackableFace
 from edge_face.liveness.package import PackageError, PackageSealer, default_device_id, process_key
-from edge_face.liveness_service import FaceOccludedInPhoto, LivenessService, QualityCheckUnavailable
+from edge_face.liveness_service import FaceOccludedInPhoto, QualityCheckUnavailable
 from edge_face.service import NoFaceFound
 
 log = logging.getLogger("edge_face.api")
@@ -87,7 +87,7 @@ def liveness_session() -> Response:
     package for 1.3 (Base64)."""
     read_fields(request, ())  # no fields: refuse any, like every endpoint refuses unknown ones
     st = state()
-    liveness = LivenessService.for_faces(st.services.get(), st.config.limits)
+    liveness = st.services.get_liveness(st.config.limits)
     try:
         session = _camera().session(liveness)
     except CameraError as exc:

@@ -76,9 +76,9 @@ def _run(call):
         raise ApiError(LIVENESS_FAILED, "liveness silent check failed: no face could be tracked in the video") from None
 
 
-def _service() -> LivenessService:
+def _service() -> LivenessService:  # in fact the service under the per-request timeout (same methods)
     st = state()
-    return LivenessService.for_faces(st.services.get(), st.config.limits)
+    return st.services.get_liveness(st.config.limits)
 
 
 @bp.post("/liveness/silent_detection/stateless", provide_automatic_options=False)

@@ -16,7 +16,7 @@ from flask import Response, current_app, g, jsonify
 from edge_face.api.errors import INTERNAL_ERROR, ApiError
 from edge_face.api.metrics import Metrics
 from edge_face.api.timeout import BoundedRunner, TimedService
-from edge_face.config import Config
+from edge_face.config import Config, Limits
 from edge_face.crypto import VendorCipher
 
 log = logging.getLogger("edge_face.api")
@@ -76,13 +76,26 @@ class ServiceHolder:
         with self._lock:
             return self._service
 
-    def get(self) -> FaceServiceLike:
+    def _loaded(self) -> FaceServiceLike:
         service = self.peek()
         if service is None and self._settled.wait(self.start_wait):
             service = self.peek()
         if service is None:
             raise ApiError(INTERNAL_ERROR, f"service not ready ({self.status})", 503)
+        return service
+
+    def _timed(self, service: Any) -> Any:
         return TimedService(service, self._runner) if self._runner is not None else service
+
+    def get(self) -> FaceServiceLike:
+        return self._timed(self._loaded())
+
+    def get_liveness(self, limits: Limits) -> Any:
+        """The liveness service over the loaded face service: built once per face service (keyed on the service
+        itself, not on a per-request wrapper), its calls under the same per-request timeout."""
+        from edge_face.liveness_service import LivenessService
+
+        return self._timed(LivenessService.for_faces(self._loaded(), limits))
 
 
 @dataclass(frozen=True)
