@@ -61,7 +61,10 @@ class Runner:
         # (scale, zero_point) of an int8/uint8 input tensor: real = scale * (q - zero_point); (0.0, 0) for float
         scale, zero_point = self._inputs[0].get("quantization", (0.0, 0))
         self.input_quantization = (float(scale), int(zero_point))
-        self.output_names = [d["name"] for d in first.get_output_details()]
+        # (name, tensor index) of every output: the same in every interpreter of this file, and get_output_details()
+        # builds fresh dicts on every call, which costs more than a small model's outputs themselves.
+        self._outputs = [(d["name"], d["index"]) for d in first.get_output_details()]
+        self.output_names = [name for name, _ in self._outputs]
         self._by_shape[self.input_shape] = first
 
     def _interpreter_for(self, shape: tuple[int, ...]) -> Interpreter:
@@ -82,4 +85,4 @@ class Runner:
             it = self._interpreter_for(tuple(x.shape))
             it.set_tensor(self._inputs[0]["index"], x)
             it.invoke()
-            return {d["name"]: it.get_tensor(d["index"]).copy() for d in it.get_output_details()}
+            return {name: it.get_tensor(index).copy() for name, index in self._outputs}
