@@ -12,7 +12,6 @@ verification and FRS comparison succeeding at the end.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import platform

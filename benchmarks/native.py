@@ -21,7 +21,6 @@ reference / native. Timing uses time.perf_counter; the machine's load average is
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform

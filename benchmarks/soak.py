@@ -81,7 +81,6 @@ def _latency(values: list[float]) -> dict:
 
 def run(minutes: float, clients: int, think: float, kill_at: float, warmup: float, seed: int, log: Path | None) -> dict:
     photos = fixtures.ensure()
-    rng = random.Random(seed)
     cipher = VendorCipher(AES_KEY, AES_IV)
     valid = valid_cases(photos, cipher)
     bad = [c for c in hostile.cases((photos / "obama.jpg").read_bytes(), cipher, KEY, TOKEN, BODY_LIMIT)]

@@ -16,14 +16,7 @@ from edge_face import observability
 from edge_face.camera import CameraError, CameraOwner, CameraTimeout
 from edge_face.liveness.analyse import LivenessResult, NoTrackableFace
 from edge_face.liveness.package import OpenedPackage, PackageSealer
-from edge_face.liveness_service import (
-    SAMPLE_FPS,
-    FaceOccludedInPhoto,
-    LivenessService,
-    QualityCheckUnavailable,
-)
-from edge_face.native import cosine_matrix
-from edge_face.service import NoFaceFound
+from edge_face.liveness_service import SAMPLE_FPS, LivenessService
 
 
 @dataclass(frozen=True)
@@ -81,14 +74,5 @@ class CameraLivenessService:
     def verify_package(self, faces, package: OpenedPackage, photo: np.ndarray, *, auto_rotate: bool = False,
                        check_quality: bool = False) -> float:
         """§1.3: the package's live face against the photo's main face, with the calibrated score of 1.1."""
-        gate = getattr(faces, "covered_regions", None)
-        if check_quality and gate is None:
-            raise QualityCheckUnavailable("check_quality is not supported yet")
-        located = faces.locate(photo, auto_rotate=auto_rotate)
-        if not located:
-            raise NoFaceFound("image")
-        if check_quality and (covered := gate(located[0])):
-            raise FaceOccludedInPhoto(list(covered))
-        emb = faces.embedder.embed(np.stack([package.aligned, located[0].crop]))
-        cos = float(cosine_matrix(emb[:1], emb[1:])[0, 0])
-        return float(faces.calibration.score(cos))
+        reference = faces.main_face(photo, "image", auto_rotate=auto_rotate, check_quality=check_quality)
+        return faces.score_aligned(package.aligned, reference)

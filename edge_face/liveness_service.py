@@ -16,24 +16,11 @@ from edge_face.imaging.video import MIN_SECONDS, VideoError, VideoReader
 from edge_face.liveness.analyse import LivenessAnalyser, LivenessResult, NoTrackableFace
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
-from edge_face.native import cosine_matrix
 from edge_face.pipeline.detect import YuNetDetector
-from edge_face.service import FaceService, NoFaceFound
+from edge_face.service import FaceService
 
 SAMPLE_FPS = 8.0  # blinks last 100-400 ms; a pulse up to 3 Hz stays under the 4 Hz Nyquist limit
 TRACK_SIDE = 320  # detection size while tracking: a kiosk subject's face is large; 4 ms instead of 9 ms at 640
-
-
-class QualityCheckUnavailable(Exception):
-    """check_quality was asked for but the verification service has no occlusion gate (answered as 1200)."""
-
-
-class FaceOccludedInPhoto(Exception):
-    """check_quality: the photo's main face has eyes, nose or mouth covered (SenseID 4004)."""
-
-    def __init__(self, regions: list[str]) -> None:
-        super().__init__(f"face occlusion in the image: {', '.join(regions)}")
-        self.regions = regions
 
 
 _BY_FACES: "weakref.WeakKeyDictionary[FaceService, LivenessService]" = weakref.WeakKeyDictionary()
@@ -102,20 +89,11 @@ class LivenessService:
                      check_quality: bool = False) -> VerificationResult:
         """§1.4: liveness of the video, then its selected face against the photo's main face (when live).
         `check_quality` applies the verification service's occlusion gate to the photo, as 1.1 does."""
-        gate = getattr(self.faces, "covered_regions", None)
-        if check_quality and gate is None:
-            raise QualityCheckUnavailable("check_quality is not supported yet")
-        located = self.faces.locate(photo, auto_rotate=auto_rotate)
-        if not located:
-            raise NoFaceFound("image")
-        if check_quality and (covered := gate(located[0])):
-            raise FaceOccludedInPhoto(list(covered))
+        reference = self.faces.main_face(photo, "image", auto_rotate=auto_rotate, check_quality=check_quality)
         result = self.detect_video(video)
         if not result.passed:
             return VerificationResult(result, None)
-        emb = self.faces.embedder.embed(np.stack([result.aligned, located[0].crop]))
-        cos = float(cosine_matrix(emb[:1], emb[1:])[0, 0])
-        return VerificationResult(result, float(self.faces.calibration.score(cos)))
+        return VerificationResult(result, self.faces.score_aligned(result.aligned, reference))
 
     def image_liveness(self, bgr: np.ndarray) -> float:
         """The single-frame path: MiniFASNet P(real) of a photo's face."""

@@ -180,31 +180,37 @@ class FaceService:
 
     def check_occlusion(self, bgr: np.ndarray, *, auto_rotate: bool = False) -> list[str]:
         """The covered regions of the photo's main face; NoFaceFound("image") if there is none."""
-        faces = self.locate(bgr, auto_rotate=auto_rotate)
-        if not faces:
-            raise NoFaceFound("image")
-        return self.covered_regions(faces[0])
+        return self.covered_regions(self.main_face(bgr, "image", auto_rotate=auto_rotate))
 
     def embed(self, faces: list[LocatedFace]) -> np.ndarray:
         with stage("embed"):
             return self.embedder.embed_aligned(faces)
 
+    def main_face(self, bgr: np.ndarray, which: str, *, auto_rotate: bool = False,
+                  check_quality: bool = False) -> LocatedFace:
+        """The photo's main face: NoFaceFound(which) if there is none, FaceOccluded(which) when `check_quality` and
+        its eyes, nose or mouth are covered. Every endpoint that compares a photo goes through here."""
+        faces = self.locate(bgr, auto_rotate=auto_rotate)
+        if not faces:
+            raise NoFaceFound(which)
+        if check_quality and (covered := self.covered_regions(faces[0])):
+            raise FaceOccluded(which, covered)
+        return faces[0]
+
+    def score_aligned(self, aligned: np.ndarray, face: LocatedFace) -> float:
+        """Calibrated score of a face already aligned to the template (a video's selected face, a liveness
+        package's face) against a located face."""
+        emb = self.embedder.embed(np.stack([aligned, face.crop]))
+        return float(self.calibration.score(cosine_matrix(emb[:1], emb[1:])[0, 0]))
+
     def verify_pair(self, first: np.ndarray, second: np.ndarray, *, auto_rotate: bool = False,
                     check_quality: bool = False) -> PairResult:
         """`check_quality`: FaceOccluded if either main face has its eyes, nose or mouth covered."""
-        a = self.locate(first, auto_rotate=auto_rotate)
-        if not a:
-            raise NoFaceFound("first")
-        if check_quality and (covered := self.covered_regions(a[0])):
-            raise FaceOccluded("first", covered)
-        b = self.locate(second, auto_rotate=auto_rotate)
-        if not b:
-            raise NoFaceFound("second")
-        if check_quality and (covered := self.covered_regions(b[0])):
-            raise FaceOccluded("second", covered)
-        cos = float(cosine_matrix(self.embed(a), self.embed(b))[0, 0])
-        return PairResult(score=float(self.calibration.score(cos)), cosine=cos, first_rect=a[0].rect,
-                          second_rect=b[0].rect)
+        a = self.main_face(first, "first", auto_rotate=auto_rotate, check_quality=check_quality)
+        b = self.main_face(second, "second", auto_rotate=auto_rotate, check_quality=check_quality)
+        cos = float(cosine_matrix(self.embed([a]), self.embed([b]))[0, 0])
+        return PairResult(score=float(self.calibration.score(cos)), cosine=cos, first_rect=a.rect,
+                          second_rect=b.rect)
 
     def verify_all_pairs(self, first: np.ndarray, second: np.ndarray, *, auto_rotate: bool = False) -> AllPairsResult:
         a = self.locate(first, auto_rotate=auto_rotate, every_face=True)

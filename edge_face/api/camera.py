@@ -14,17 +14,16 @@ import cv2
 from flask import Blueprint, Flask, Response, current_app, request
 
 from edge_face.api.errors import (
+    ApiError,
     CAMERA_TIMEOUT,
     CAMERA_UNAVAILABLE,
     CORRUPTED_LIVENESS_DATA,
-    DETECTION_FAILED,
-    FACE_OCCLUSION,
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
     INVALID_IMAGE_TYPE,
     LIVENESS_FAILED,
     SUCCESS,
-    ApiError,
+    face_errors,
 )
 from edge_face.api.payload import decode_field, decrypt_field, read_fields
 from edge_face.api.senseid import check_api_key
@@ -34,8 +33,6 @@ from edge_face.camera_service import CameraLivenessService
 from edge_face.config import Config
 from edge_face.liveness.analyse import NoTrackableFace
 from edge_face.liveness.package import PackageError, PackageSealer, default_device_id, process_key
-from edge_face.liveness_service import FaceOccludedInPhoto, QualityCheckUnavailable
-from edge_face.service import NoFaceFound
 
 log = logging.getLogger("edge_face.api")
 bp = Blueprint("camera", __name__)
@@ -144,13 +141,7 @@ def liveness_image_verification() -> Response:
         raise ApiError(CORRUPTED_LIVENESS_DATA, f"corrupted liveness data error: {exc}") from None
     photo = decode_field(decrypt_field(fields, "encrypted_image", st.cipher), "encrypted_image", st.config.limits,
                          INVALID_IMAGE_TYPE)
-    try:
+    with face_errors():
         score = camera.verify_package(st.services.get(), package, photo, auto_rotate=auto_rotate,
                                       check_quality=check_quality)
-    except QualityCheckUnavailable as exc:
-        raise ApiError(INVALID_ARGUMENT, str(exc)) from None
-    except NoFaceFound:
-        raise ApiError(DETECTION_FAILED, "detection failed: no face in the image") from None
-    except FaceOccludedInPhoto as exc:
-        raise ApiError(FACE_OCCLUSION, f"face occlusion: {', '.join(exc.regions)} covered in the image") from None
     return respond({"code": SUCCESS, "verification_score": score})

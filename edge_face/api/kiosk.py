@@ -16,22 +16,19 @@ from flask import Blueprint, Response, request
 
 from edge_face.api import camera as camera_api
 from edge_face.api.errors import (
+    ApiError,
     CAMERA_UNAVAILABLE,
     CORRUPTED_LIVENESS_DATA,
-    DETECTION_FAILED,
-    FACE_OCCLUSION,
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
     INVALID_IMAGE_TYPE,
     SUCCESS,
-    ApiError,
+    face_errors,
 )
 from edge_face.api.payload import decode_field
 from edge_face.api.state import respond, state
 from edge_face.camera import CameraError
 from edge_face.liveness.package import PackageError
-from edge_face.liveness_service import FaceOccludedInPhoto
-from edge_face.service import NoFaceFound
 
 bp = Blueprint("kiosk", __name__)
 
@@ -116,11 +113,7 @@ def verify() -> Response:
         raise ApiError(CORRUPTED_LIVENESS_DATA, f"corrupted liveness data error: {exc}") from None
     image = decode_field(photo.read(st.config.limits.max_image_bytes + 1), "reference", st.config.limits,
                          INVALID_IMAGE_TYPE)
-    try:
+    with face_errors():
         score = camera_api._camera().verify_package(st.services.get(), package, image)
-    except NoFaceFound:
-        raise ApiError(DETECTION_FAILED, "detection failed: no face in the reference photo") from None
-    except FaceOccludedInPhoto as exc:
-        raise ApiError(FACE_OCCLUSION, f"face occlusion: {', '.join(exc.regions)} covered in the image") from None
     return _no_store(respond({"code": SUCCESS, "verification_score": float(score),
                               "same_person": bool(score >= SAME_PERSON), "threshold": SAME_PERSON}))

@@ -12,15 +12,13 @@ import cv2
 from flask import Blueprint, Response, request
 
 from edge_face.api.errors import (
-    DETECTION_FAILED,
-    FACE_OCCLUSION,
-    INVALID_ARGUMENT,
+    ApiError,
     INVALID_CONTENT_LENGTH,
     INVALID_IMAGE_TYPE,
     INVALID_VIDEO,
     LIVENESS_FAILED,
     SUCCESS,
-    ApiError,
+    face_errors,
 )
 from edge_face.api.payload import decode_field, decrypt_field, read_fields
 from edge_face.api.senseid import check_api_key
@@ -28,11 +26,8 @@ from edge_face.api.state import respond, state
 from edge_face.imaging.video import VideoError
 from edge_face.liveness.analyse import LivenessResult, NoTrackableFace
 from edge_face.liveness_service import (
-    FaceOccludedInPhoto,
     LivenessService,
-    QualityCheckUnavailable,
 )
-from edge_face.service import NoFaceFound
 
 bp = Blueprint("liveness", __name__)
 
@@ -104,15 +99,9 @@ def silent_image_verification() -> Response:
     photo = decode_field(decrypt_field(fields, "encrypted_image", st.cipher), "encrypted_image", st.config.limits,
                          INVALID_IMAGE_TYPE)
     service = _service()
-    try:
+    with face_errors():
         result = _run(lambda: service.verify_video(video, photo, auto_rotate=auto_rotate,
                                                    check_quality=check_quality))
-    except QualityCheckUnavailable as exc:
-        raise ApiError(INVALID_ARGUMENT, str(exc)) from None
-    except NoFaceFound:
-        raise ApiError(DETECTION_FAILED, "detection failed: no face in the image") from None
-    except FaceOccludedInPhoto as exc:
-        raise ApiError(FACE_OCCLUSION, f"face occlusion: {', '.join(exc.regions)} covered in the image") from None
     body = _liveness_body(result.liveness, flags)
     if result.verification_score is not None:
         body["verification_score"] = float(result.verification_score)

@@ -11,16 +11,14 @@ from flask import Blueprint, Response, request
 
 from edge_face.api.errors import (
     CORRUPTED_IMAGE,
-    DETECTION_FAILED,
-    FACE_OCCLUSION,
     INVALID_ARGUMENT,
     INVALID_IMAGE_TYPE,
     SUCCESS,
     ApiError,
+    face_errors,
 )
 from edge_face.api.payload import load_images, read_fields
 from edge_face.api.state import respond, state
-from edge_face.service import FaceOccluded, NoFaceFound
 
 bp = Blueprint("senseid", __name__)
 
@@ -55,14 +53,6 @@ def _authenticate() -> None:
     check_api_key(state().config.api_keys)
 
 
-def _no_face(exc: NoFaceFound) -> ApiError:
-    return ApiError(DETECTION_FAILED, f"detection failed: no face in the {exc.which} image")
-
-
-def _occluded(exc: FaceOccluded) -> ApiError:
-    return ApiError(FACE_OCCLUSION, f"face occlusion: {', '.join(exc.regions)} covered in the {exc.which} image")
-
-
 @bp.post("/identity/image_verification/stateless", provide_automatic_options=False)
 def image_verification() -> Response:
     """§1.1: the main face of each photo, one calibrated score."""
@@ -72,14 +62,8 @@ def image_verification() -> Response:
     check_quality = fields.flag("check_quality")
     service = st.services.get()
     first, second = load_images(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=INVALID_IMAGE_TYPE)
-    try:
-        # the keyword only when asked, so services without a quality gate (test doubles) still serve the default
-        gate = {"check_quality": True} if check_quality else {}
-        result = service.verify_pair(first, second, auto_rotate=auto_rotate, **gate)
-    except NoFaceFound as exc:
-        raise _no_face(exc) from None
-    except FaceOccluded as exc:
-        raise _occluded(exc) from None
+    with face_errors():
+        result = service.verify_pair(first, second, auto_rotate=auto_rotate, check_quality=check_quality)
     return respond({"code": SUCCESS, "verification_score": float(result.score)})
 
 
@@ -91,10 +75,8 @@ def multiface_verification() -> Response:
     auto_rotate = fields.flag("auto_rotate")
     service = st.services.get()
     first, second = load_images(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=CORRUPTED_IMAGE)
-    try:
+    with face_errors():
         result = service.verify_all_pairs(first, second, auto_rotate=auto_rotate)
-    except NoFaceFound as exc:
-        raise _no_face(exc) from None
     return respond({
         "code": SUCCESS,
         "scores": [[float(s) for s in row] for row in result.scores],
