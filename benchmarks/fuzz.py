@@ -15,42 +15,21 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from edge_face.bench.http import free_port, wait_ready  # noqa: E402 - after the path set-up
+
 API_KEY, FRS_TOKEN = "fuzz-key", "fuzz-token"
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
           "negative_data_rejection")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("server not ready in time")
 
 
 def valid_requests_succeed(url: str, photos: Path) -> bool:
@@ -116,7 +95,7 @@ def main() -> int:
     log = tempfile.TemporaryFile()
     server = subprocess.Popen([sys.executable, "-m", "edge_face.api.server"], env=env, stdout=log, stderr=log)
     try:
-        wait_ready(url, server)
+        wait_ready(url, server, 180)
         with tempfile.TemporaryDirectory() as tmp:
             fuzz = run_schemathesis(url, args.max_examples, args.seed, Path(tmp))
         alive_after_fuzz = valid_requests_succeed(url, photos)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_face import observability
-from edge_face.camera import CameraError, CameraOwner, CameraTimeout
+from edge_face.camera import CameraError, CameraOwner, CameraTimeout, NoCamera
 from edge_face.liveness.analyse import LivenessResult, NoTrackableFace
 from edge_face.liveness.package import OpenedPackage, PackageSealer
 from edge_face.liveness_service import SAMPLE_FPS, LivenessService
@@ -43,7 +43,7 @@ class CameraLivenessService:
         NoTrackableFace (nobody in front of the camera)."""
         owner = self.owner
         if owner is None:
-            raise CameraError("no camera is configured on this device (camera.source = none)")
+            raise NoCamera("no camera is configured on this device (camera.source = none)")
         origin: list[float] = []
         # A waiting session gives up when the running one should long be over.
         with owner.session(wait=self.seconds + owner.open_timeout + 5.0):

@@ -82,7 +82,7 @@ def test_client_covers_every_documented_endpoint(api, photos):
         client.camera_frame()
         raise AssertionError("a frame without a camera")
     except EdgeFaceClientError as exc:
-        assert exc.status == 503
+        assert exc.status == 404
     assert client.verify_liveness_file(b"not a package", obama)["code"] == 2007
     assert client.healthz()["status"] == "ok"
     assert client.readyz()["status"] == "ready"

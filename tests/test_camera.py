@@ -116,10 +116,11 @@ def test_status_preview_and_readyz_report_the_camera(cam_api, session):
     assert 'edge_face_liveness_outcomes_total{outcome="live"}' in client.metrics()
 
 
-def test_no_camera_configured_is_6000(api, photos):
+def test_no_camera_configured_is_6000_not_found(api, photos):
     resp = api.post(SESSION)
-    assert (resp.status_code, resp.json()["code"]) == (503, 6000)
-    assert api.get("/camera/frame.jpg").json()["code"] == 6000
+    assert (resp.status_code, resp.json()["code"]) == (404, 6000)  # permanent here: not a 503 to retry
+    frame = api.get("/camera/frame.jpg")
+    assert (frame.status_code, frame.json()["code"]) == (404, 6000)
     assert api.get("/camera/status").json()["state"] == "none"
     resp = api.post(SESSION, {"seconds": "9"})
     assert (resp.status_code, resp.json()["code"]) == (400, 1200)

@@ -28,7 +28,7 @@ from edge_face.api.errors import (
 from edge_face.api.payload import decode_field, decrypt_field, read_fields
 from edge_face.api.senseid import check_api_key
 from edge_face.api.state import respond, state
-from edge_face.camera import CameraError, CameraTimeout, owner_for
+from edge_face.camera import CameraError, CameraTimeout, NoCamera, owner_for
 from edge_face.camera_service import CameraLivenessService
 from edge_face.config import Config
 from edge_face.liveness.analyse import NoTrackableFace
@@ -75,6 +75,8 @@ def _authenticate() -> None:
 def _camera_error(exc: CameraError) -> ApiError:
     if isinstance(exc, CameraTimeout):
         return ApiError(CAMERA_TIMEOUT, f"camera timeout: {exc}")
+    if isinstance(exc, NoCamera):  # permanent on this device, not a temporary unavailability: 404, not 503
+        return ApiError(CAMERA_UNAVAILABLE, f"camera unavailable: {exc}", 404)
     return ApiError(CAMERA_UNAVAILABLE, f"camera unavailable: {exc}")
 
 
@@ -112,7 +114,7 @@ def camera_frame() -> Response:
     """The newest camera frame as JPEG, for a kiosk's preview (poll it; nothing is kept)."""
     owner = _camera().owner
     if owner is None:
-        raise ApiError(CAMERA_UNAVAILABLE, "camera unavailable: no camera is configured on this device")
+        raise _camera_error(NoCamera("no camera is configured on this device"))
     try:
         _, _, frame = owner.next_frame(0)
     except CameraError as exc:

@@ -28,7 +28,7 @@ _TABLE = (
     ErrorSpec(4007, "liveness silent check failed", 400),
     ErrorSpec(5000, "internal error", 500),
     # edge_face's own camera endpoints (no vendor code exists for a camera): 503, try again later.
-    ErrorSpec(6000, "camera unavailable", 503),  # none configured, owned by another process, or failed to open
+    ErrorSpec(6000, "camera unavailable", 503),  # owned by another process or failed to open; 404 when none is configured
     ErrorSpec(6001, "camera timeout", 503),  # no frame in time; the camera is reopened for the next session
 )
 ERRORS: dict[int, ErrorSpec] = {spec.code: spec for spec in _TABLE}

@@ -73,7 +73,7 @@ def preview() -> Response:
     """The newest camera frame (JPEG, as a data URL) with the main face's box in the same pixel frame."""
     owner = camera_api._camera().owner
     if owner is None:
-        raise ApiError(CAMERA_UNAVAILABLE, "camera unavailable: no camera is configured on this device")
+        raise ApiError(CAMERA_UNAVAILABLE, "camera unavailable: no camera is configured on this device", 404)
     try:
         seq, _, frame = owner.next_frame(0)
     except CameraError as exc:

@@ -27,7 +27,7 @@ from edge_face.crypto import VendorCipher
 PATH = "/identity/image_verification/stateless"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -49,7 +49,8 @@ def _bodies(data: Path, cipher: VendorCipher, count: int) -> list[bytes]:
     }).encode() for p in pairs]
 
 
-def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Until the server process answers /readyz with 200 (models loaded), or fail if it dies or takes too long."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -81,13 +82,13 @@ def run(data: Path, clients: int = 4, requests: int = 200, config: Config | None
     config = config or Config()
     cipher = VendorCipher(config.aes_key, config.aes_iv)
     bodies = _bodies(data, cipher, min(requests, 100))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "EDGE_FACE_PORT": str(port), "EDGE_FACE_HOST": "127.0.0.1"}
     proc = subprocess.Popen([sys.executable, "-m", "edge_face.cli", "serve"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, proc)
+        wait_ready(base, proc)
         for body in bodies[:clients]:  # warm-up
             _post(base, body)
         t0 = time.perf_counter()

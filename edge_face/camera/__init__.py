@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from edge_face.camera.owner import CameraBusy, CameraOwner, CameraTimeout, ProcessLock, lock_path
-from edge_face.camera.sources import CameraError, CameraSource, FileCamera, OpenCVCamera, make_source
+from edge_face.camera.sources import CameraError, CameraSource, FileCamera, NoCamera, OpenCVCamera, make_source
 
 __all__ = ["CameraBusy", "CameraError", "CameraOwner", "CameraSource", "CameraTimeout", "FileCamera",
-           "OpenCVCamera", "ProcessLock", "lock_path", "make_source", "owner_for"]
+           "NoCamera", "OpenCVCamera", "ProcessLock", "lock_path", "make_source", "owner_for"]
 
 
 def owner_for(camera) -> CameraOwner | None:

@@ -18,6 +18,10 @@ class CameraError(RuntimeError):
     """The source cannot be opened or stopped delivering frames."""
 
 
+class NoCamera(CameraError):
+    """This device has no camera configured (camera.source = none): the camera endpoints do not exist here."""
+
+
 class CameraSource(Protocol):
     kind: str
 
