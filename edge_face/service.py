@@ -108,10 +108,13 @@ class FaceService:
         return service
 
     def warm_up(self) -> None:
-        """One pass on a blank photo, so the first request does not pay for XNNPACK's set-up."""
+        """One pass on a blank photo, so the first request does not pay for XNNPACK's set-up; the quality models
+        (mesh, occlusion) load here too, so the first check_quality or 2.1 request is not the slow one."""
         blank = np.zeros((256, 256, 3), np.uint8)
         self.detector.detect(blank)
-        self.embedder.embed(np.zeros((1, 112, 112, 3), np.uint8))
+        crop = np.zeros((112, 112, 3), np.uint8)
+        self.embedder.embed(crop[None])
+        self.quality_analyser.occlusion.visibility(crop)
         self.warmed = True
 
     def _detect_turned(self, bgr: np.ndarray, auto_rotate: bool,

@@ -31,9 +31,13 @@ _BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
 def _load_service(config: Config) -> FaceServiceLike:
-    from edge_face.service import FaceService  # heavy (models); imported only when the app has to load it
+    """The face service, and the liveness service over it, both loaded and warmed before /readyz says ready."""
+    from edge_face.liveness_service import LivenessService  # heavy (models): imported only when the app loads them
+    from edge_face.service import FaceService
 
-    return FaceService.from_config(config)
+    service = FaceService.from_config(config)
+    LivenessService.for_faces(service, config.limits).warm_up()
+    return service
 
 
 def create_app(config: Config, service: FaceServiceLike | None = None) -> Flask:
