@@ -87,7 +87,7 @@ class LocatedFace:
 class FaceService:
     """detect -> align -> embed -> cosine -> calibrated score, for whole photos."""
 
-    def __init__(self, registry: ModelRegistry, variant: str = "float32", calibration: dict | None = None) -> None:
+    def __init__(self, registry: ModelRegistry, variant: str, calibration: dict | None = None) -> None:
         self.registry = registry
         self.variant = registry.read_json(f"verification/{variant}.json")
         self.detector = YuNetDetector(registry.runner(self.variant["detector"]),
