@@ -40,29 +40,12 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def crop_box(box: tuple[float, float, float, float], width: int, height: int, scale: float) -> tuple[int, int, int, int]:
-    """Upstream's CropImage._get_new_box: scale the (x, y, w, h) box about its centre, clamp, shift inside."""
-    x, y, w, h = box
-    scale = min((height - 1) / h, (width - 1) / w, scale)
-    nw, nh = w * scale, h * scale
-    cx, cy = x + w / 2, y + h / 2
-    x1, y1, x2, y2 = cx - nw / 2, cy - nh / 2, cx + nw / 2, cy + nh / 2
-    if x1 < 0:
-        x2, x1 = x2 - x1, 0
-    if y1 < 0:
-        y2, y1 = y2 - y1, 0
-    if x2 > width - 1:
-        x1, x2 = x1 - x2 + width - 1, width - 1
-    if y2 > height - 1:
-        y1, y2 = y1 - y2 + height - 1, height - 1
-    return int(x1), int(y1), int(x2), int(y2)
-
-
 def check_crops(scale: float) -> np.ndarray:
     """80x80 BGR float crops of the fixture photos' faces, boxes from the project's own YuNet (models/yunet/)."""
     import cv2
 
     sys.path.insert(0, str(REPO))
+    from edge_face.liveness.antispoof import crop  # the service's own crop rule, so the check sees what it runs
     from edge_face.models import ModelRegistry
     from edge_face.pipeline.detect import YuNetDetector
     from tests.fixtures import ensure
@@ -73,10 +56,7 @@ def check_crops(scale: float) -> np.ndarray:
     for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "t1.jpg", "Tom_Hanks_54745.png",
                  "mask_blue.jpg"):
         bgr = cv2.imread(str(folder / name))
-        for face in detector.detect(bgr)[:4]:
-            x1, y1, x2, y2 = face.box
-            box = crop_box((x1, y1, x2 - x1, y2 - y1), bgr.shape[1], bgr.shape[0], scale)
-            crops.append(cv2.resize(bgr[box[1]:box[3] + 1, box[0]:box[2] + 1], (80, 80)).astype(np.float32))
+        crops += [crop(bgr, face.box, scale) for face in detector.detect(bgr)[:4]]
     if len(crops) < 5:
         raise SystemExit(f"only {len(crops)} check crops found in the fixtures")
     return np.stack(crops)

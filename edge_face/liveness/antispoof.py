@@ -32,6 +32,12 @@ def crop_box(box: np.ndarray, width: int, height: int, scale: float) -> tuple[in
     return max(0, int(x1)), max(0, int(y1)), int(x2), int(y2)
 
 
+def crop(bgr: np.ndarray, box: np.ndarray, scale: float) -> np.ndarray:
+    """The model's 80x80 BGR float 0..255 input: the face box scaled by `scale` with upstream's rule."""
+    x1, y1, x2, y2 = crop_box(box, bgr.shape[1], bgr.shape[0], scale)
+    return cv2.resize(bgr[y1:y2 + 1, x1:x2 + 1], (SIZE, SIZE)).astype(np.float32)
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max())
     return e / e.sum()
@@ -44,12 +50,9 @@ class MiniFASNet:
         self.models = models
 
     def score(self, bgr: np.ndarray, box: np.ndarray) -> float:
-        h, w = bgr.shape[:2]
         probs = []
         for runner, scale in self.models:
-            x1, y1, x2, y2 = crop_box(box, w, h, scale)
-            crop = cv2.resize(bgr[y1:y2 + 1, x1:x2 + 1], (SIZE, SIZE)).astype(np.float32)
-            logits = next(iter(runner.run(crop[None]).values())).reshape(-1)
+            logits = next(iter(runner.run(crop(bgr, box, scale)[None]).values())).reshape(-1)
             probs.append(float(_softmax(logits)[1]))
         return float(np.mean(probs))
 
