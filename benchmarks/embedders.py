@@ -22,7 +22,7 @@ from edge_face.config import Config
 from edge_face.imaging import decode_image
 from edge_face.models import ModelRegistry
 from edge_face.pipeline.embed import embedder_for
-from edge_face.service import FaceService
+from edge_face.services import wire_faces
 
 
 def evaluate(vectors: dict[str, np.ndarray], pairs: list[dict]) -> dict:
@@ -38,7 +38,8 @@ def main() -> None:
     a = p.parse_args()
     data = Path(a.data)
     config = Config()
-    service = FaceService.from_config(config)
+    service = wire_faces(config)
+    service.warm_up()
     registry = ModelRegistry(config.models_dir)
     embedders = {m: embedder_for(m, registry.runner(m)) for m in a.models}
     pairs = read_pairs(data)

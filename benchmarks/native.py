@@ -281,12 +281,12 @@ def main() -> None:
         raise SystemExit("edge_face._native is not built (pip install .)")
     from edge_face.config import Config
     from edge_face.imaging import decode_image
-    from edge_face.service import FaceService
+    from edge_face.services import wire_faces
 
     load_start = os.getloadavg()
     config = Config()
-    service = FaceService.from_config(config if a.variant is None else
-                                      __import__("dataclasses").replace(config, model_variant=a.variant))
+    service = wire_faces(config, variant=a.variant)
+    service.warm_up()
     data = Path(a.data) if a.data else None
     paths = photo_paths(data, a.faces)
     bandwidth = memory_bandwidth_gbps()

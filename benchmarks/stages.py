@@ -21,7 +21,7 @@ from edge_face.config import Config
 from edge_face.imaging import decode_image
 from edge_face.models import ModelRegistry
 from edge_face.pipeline.align import align
-from edge_face.service import FaceService
+from edge_face.services.faces import FaceService
 
 
 def _ms(fn, *args, **kwargs):

@@ -27,10 +27,13 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
-def _service(args):
-    from edge_face.service import FaceService
+def _service(args, config=None):
+    """The configured face service, warmed (the benchmarks time requests, not XNNPACK's set-up)."""
+    from edge_face.services import wire_faces
 
-    return FaceService.from_config(load_config(args.config))
+    service = wire_faces(config or load_config(args.config))
+    service.warm_up()
+    return service
 
 
 def cmd_serve(args) -> int:
@@ -67,12 +70,10 @@ def cmd_backoff(args) -> int:
 
 def cmd_verify(args) -> int:
     from edge_face.imaging import ImageError, decode_image
-    from edge_face.service import NoFaceFound
-
-    from edge_face.service import FaceService
+    from edge_face.services.faces import NoFaceFound
 
     config = load_config(args.config)
-    service = FaceService.from_config(config)
+    service = _service(args, config)
     try:
         first = decode_image(Path(args.first).read_bytes(), config.limits)
         second = decode_image(Path(args.second).read_bytes(), config.limits)
@@ -98,15 +99,14 @@ def cmd_encrypt(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from edge_face.bench import calibrate
-    from edge_face.models import ModelRegistry
     from edge_face.backends import CpuBackend
-    from edge_face.service import FaceService
+    from edge_face.bench import calibrate
+    from edge_face.services import wire_faces
 
     config = load_config(args.config)
     variant = args.variant or config.model_variant
-    service = FaceService(ModelRegistry(config.models_dir, CpuBackend(config.threads)), variant,
-                          calibration=calibrate.identity_calibration())
+    service = wire_faces(config, variant=variant, calibration=calibrate.identity_calibration(),
+                         backend=CpuBackend(config.threads))
     fitted = calibrate.fit(Path(args.data), service, progress=not args.json)
     if args.write:
         calibrate.write(Path(config.models_dir) / "verification" / f"{variant}.json", fitted)
@@ -150,7 +150,7 @@ def cmd_bench(args) -> int:
         from dataclasses import replace
 
         from edge_face.bench import liveness
-        from edge_face.liveness_service import LivenessService
+        from edge_face.services import LivenessService
 
         # The service refuses videos over limits.max_video_seconds (30 s); the benchmark looks at longer dev clips
         # too (--max-video-seconds), and says which limit it used.

@@ -16,21 +16,22 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
+from edge_face import routes
 from edge_face.config import Config
 from edge_face.crypto import VendorCipher
 
 PhotoSource = bytes | str | os.PathLike[str]
 
-VERIFY_PATH = "/identity/image_verification/stateless"
-ALL_PAIRS_PATH = "/identity/multiface_image_omni_verification/stateless"
-FRS_COMPARE_PATH = "/v2/{project_id}/face-compare"
-QUALITY_PATH = "/quality/face/stateless"
-LIVENESS_PATH = "/liveness/silent_detection/stateless"
-VIDEO_VERIFY_PATH = "/identity/silent_image_verification/stateless"
-LIVENESS_FILE_PATH = "/identity/liveness_image_verification/stateless"
-CAMERA_SESSION_PATH = "/camera/liveness_session"
-CAMERA_STATUS_PATH = "/camera/status"
-CAMERA_FRAME_PATH = "/camera/frame.jpg"
+VERIFY_PATH = routes.VERIFY
+ALL_PAIRS_PATH = routes.ALL_PAIRS
+FRS_COMPARE_PATH = routes.FRS_COMPARE
+QUALITY_PATH = routes.QUALITY
+LIVENESS_PATH = routes.LIVENESS
+VIDEO_VERIFY_PATH = routes.VIDEO_VERIFY
+LIVENESS_FILE_PATH = routes.PACKAGE_VERIFY
+CAMERA_SESSION_PATH = routes.CAMERA_SESSION
+CAMERA_STATUS_PATH = routes.CAMERA_STATUS
+CAMERA_FRAME_PATH = routes.CAMERA_FRAME
 
 
 class EdgeFaceClientError(RuntimeError):
@@ -158,22 +159,22 @@ class EdgeFaceClient:
         return self._json(path, self._send("POST", path, data, {**headers, "Content-Type": content_type}))
 
     def healthz(self) -> dict[str, Any]:
-        return self._json("/healthz", self._send("GET", "/healthz"))
+        return self._json(routes.HEALTHZ, self._send("GET", routes.HEALTHZ))
 
     def readyz(self) -> dict[str, Any]:
         """`status` ("ready", "loading", "failed"), and once ready the models, backends and thresholds."""
-        return self._json("/readyz", self._send("GET", "/readyz"))
+        return self._json(routes.READYZ, self._send("GET", routes.READYZ))
 
     def metrics(self) -> str:
         """The Prometheus text of /metrics."""
-        status, body = self._send("GET", "/metrics")
+        status, body = self._send("GET", routes.METRICS)
         if status != 200:
             raise EdgeFaceClientError(f"/metrics: HTTP {status}", status)
         return body.decode("utf-8")
 
     def openapi(self) -> dict[str, Any]:
         """The service's OpenAPI document."""
-        return self._json("/openapi.json", self._send("GET", "/openapi.json"))
+        return self._json(routes.OPENAPI, self._send("GET", routes.OPENAPI))
 
     def post(self, path: str, fields: Mapping[str, str | bool | int]) -> dict[str, Any]:
         """POST already-prepared fields form-urlencoded (booleans become "true"/"false"); return the JSON body."""

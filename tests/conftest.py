@@ -70,9 +70,11 @@ def api_config():
 @pytest.fixture(scope="session")
 def face_service(api_config):
     """The real FaceService, models loaded and warmed once for the whole session."""
-    from edge_face.service import FaceService
+    from edge_face.services import wire_faces
 
-    return FaceService.from_config(api_config)
+    service = wire_faces(api_config)
+    service.warm_up()
+    return service
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +93,7 @@ def api_server(api_config, face_service):
         key = (id(service), repr(sorted(changes.items())))
         if key not in servers:
             config = replace(api_config, **changes)
-            server = make_server(config, service=service)
+            server = make_server(config, faces=service)
             thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
             thread.start()
             servers[key] = (server, thread, ApiClient(f"http://127.0.0.1:{server.effective_port}", config))

@@ -17,7 +17,7 @@ def _openapi_path(rule: str) -> str:
 
 
 def test_every_route_is_documented_and_every_documented_path_is_served(api_config, face_service):
-    app = create_app(api_config, service=face_service)
+    app = create_app(api_config, faces=face_service)
     served = {(_openapi_path(rule.rule), method.lower()) for rule in app.url_map.iter_rules()
               if rule.endpoint != "static" and not rule.endpoint.startswith("kiosk.")  # the page's own calls
               for method in rule.methods - {"HEAD", "OPTIONS"}}

@@ -10,7 +10,7 @@ from edge_face.backends.delegates import KNOWN
 from edge_face.config import BackendConfig, Config, ConfigError, load_config
 from edge_face.imaging import decode_image
 from edge_face.models import ModelError
-from edge_face.service import FaceService
+from edge_face.services import wire_faces
 
 
 def _config(**backend) -> Config:
@@ -19,7 +19,7 @@ def _config(**backend) -> Config:
 
 def test_a_missing_delegate_library_gives_an_actionable_error():
     with pytest.raises(ModelError) as err:
-        FaceService.from_config(_config(kind="edgetpu", library="/nonexistent/libedgetpu.so.1"))
+        wire_faces(_config(kind="edgetpu", library="/nonexistent/libedgetpu.so.1"))
     text = str(err.value)
     assert "does not exist" in text and "libedgetpu1-std" in text
 
@@ -28,12 +28,12 @@ def test_a_library_that_is_not_a_delegate_is_refused_with_the_fix():
     libm = ctypes.util.find_library("m")
     assert libm, "the C maths library is on every Linux"
     with pytest.raises(ModelError) as err:
-        FaceService.from_config(_config(kind="delegate", library=libm))
+        wire_faces(_config(kind="delegate", library=libm))
     assert "cannot load delegate" in str(err.value) and "backend.kind" in str(err.value)
 
 
 def test_a_configured_fallback_runs_on_the_cpu_and_says_so(photos):
-    service = FaceService.from_config(_config(kind="teflon", fallback_to_cpu=True, models=("yunet",)))
+    service = wire_faces(_config(kind="teflon", fallback_to_cpu=True, models=("yunet",)))
     obama, obama2 = (decode_image((photos / n).read_bytes()) for n in ("obama.jpg", "obama2.jpg"))
     assert service.verify_pair(obama, obama2).score > 0.7
     models = service.describe()["models"]

@@ -143,7 +143,7 @@ def test_kiosk_answers_loopback_only(api_config, face_service):
     """The page's endpoints skip the API key because only this device's own screen may reach them."""
     from edge_face.api.app import create_app
 
-    client = create_app(api_config, service=face_service).test_client()
+    client = create_app(api_config, faces=face_service).test_client()
     for address, status in (("192.168.1.20", 403), ("10.0.0.5", 403), ("::ffff:192.168.1.20", 403),
                             ("127.0.0.1", 200), ("::1", 200)):
         resp = client.get("/kiosk", environ_base={"REMOTE_ADDR": address})

@@ -10,7 +10,7 @@ import pytest
 
 from edge_face.imaging.video import VideoError, VideoReader
 from edge_face.liveness import antispoof, blink, moire, motion, pulse
-from edge_face.liveness_service import LivenessService
+from edge_face.services.liveness import LivenessService
 
 SILENT = "/liveness/silent_detection/stateless"
 SILENT_VERIFY = "/identity/silent_image_verification/stateless"
@@ -48,7 +48,7 @@ def obama(photos):
 
 @pytest.fixture(scope="module")
 def liveness(face_service, api_config):
-    return LivenessService.for_faces(face_service, api_config.limits)
+    return LivenessService(face_service, api_config.limits)
 
 
 @pytest.fixture(scope="module")
@@ -221,11 +221,14 @@ def test_http_video_errors(api, tmp_path, obama, print_video, photos):
     api.assert_alive(photos)
 
 
-def test_the_liveness_service_is_built_once_not_per_request(face_service):
-    from edge_face.api.state import ServiceHolder
-    from edge_face.api.timeout import BoundedRunner
-    from edge_face.config import Limits
+def test_the_liveness_service_is_built_once_with_the_limits_of_its_config(face_service, api_config):
+    from dataclasses import replace
 
-    holder = ServiceHolder(face_service, BoundedRunner(2, 30.0))
-    first, second = holder.get_liveness(Limits()), holder.get_liveness(Limits())
-    assert first._service is second._service  # the same LivenessService behind each request's timeout wrapper
+    from edge_face.services import Services
+
+    services = Services.from_config(api_config, face_service)
+    assert services.liveness() is services.liveness()  # built once, not per request
+    short = replace(api_config, limits=replace(api_config.limits, max_video_seconds=3.0))
+    other = Services.from_config(short, face_service)
+    assert other.liveness().limits.max_video_seconds == 3.0  # each app's own limits, not the first one cached
+    assert other.faces() is services.faces()  # the models themselves are shared

@@ -8,7 +8,7 @@ import pytest
 from edge_face import native
 from edge_face.config import Config
 from edge_face.imaging import decode_image
-from edge_face.service import FaceService
+from edge_face.services import FaceService, wire_faces
 
 pytestmark = pytest.mark.skipif(not native.AVAILABLE, reason="the C++ extension was not built")
 
@@ -18,7 +18,7 @@ PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "t1.jpg", "obama
 
 @pytest.fixture(scope="module")
 def service() -> FaceService:
-    return FaceService.from_config(Config())
+    return wire_faces(Config())
 
 
 @pytest.fixture(scope="module")

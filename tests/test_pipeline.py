@@ -10,12 +10,13 @@ from edge_face.config import Config
 from edge_face.imaging import decode_image
 from edge_face.models import ModelError, ModelRegistry
 from edge_face.pipeline.calibrate import TABLE
-from edge_face.service import FaceService, NoFaceFound
+from edge_face.services import FaceService, wire_faces
+from edge_face.services.faces import NoFaceFound
 
 
 @pytest.fixture(scope="module")
 def service() -> FaceService:
-    return FaceService.from_config(Config())
+    return wire_faces(Config())
 
 
 def load(photos, name):

@@ -107,12 +107,12 @@ def test_watchdog_pings_only_while_inference_answers(api, face_service, notify_s
     invoke() would hold it), the pings stop and STATUS says why; they resume when it is free again."""
     from urllib.parse import urlparse
 
-    from edge_face.api.state import ServiceHolder
     from edge_face.api.watchdog import InferenceProbe, Watchdog, readyz_probe
+    from edge_face.services import Services
 
     path, sock = notify_socket
     port = urlparse(api.url).port
-    holder = ServiceHolder(face_service)
+    holder = Services.from_config(api.config, face_service)
     fatal: list[str] = []
     dog = Watchdog(holder, [lambda t: readyz_probe("127.0.0.1", port, t), InferenceProbe(holder)],
                    watchdog_seconds=2.0, on_fatal=fatal.append, notify=lambda m: notify(m, {"NOTIFY_SOCKET": path}))
@@ -138,13 +138,15 @@ def test_watchdog_pings_only_while_inference_answers(api, face_service, notify_s
     assert not fatal and not dog.is_alive()
 
 
-def test_watchdog_ends_the_process_when_the_models_failed(notify_socket):
-    from edge_face.api.state import ServiceHolder
+def test_watchdog_ends_the_process_when_the_models_failed(notify_socket, api_config, tmp_path):
+    from dataclasses import replace
+
     from edge_face.api.watchdog import Watchdog
+    from edge_face.services import Services
 
     path, sock = notify_socket
-    holder = ServiceHolder()
-    holder.load_in_background(lambda: (_ for _ in ()).throw(RuntimeError("no models"))).join()
+    holder = Services.from_config(replace(api_config, models_dir=tmp_path))
+    holder.load_in_background().join()
     fatal: list[str] = []
     dog = Watchdog(holder, [], watchdog_seconds=2.0, on_fatal=fatal.append,
                    notify=lambda m: notify(m, {"NOTIFY_SOCKET": path}))

@@ -9,39 +9,24 @@ import logging
 import time
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
 
-from edge_face.api import camera, frs, kiosk, liveness, openapi, ops, senseid
-from edge_face.api.errors import (
-    INTERNAL_ERROR,
-    INVALID_ARGUMENT,
-    INVALID_CONTENT_LENGTH,
-    ApiError,
-)
+from edge_face.api import camera, frs, handlers, kiosk, liveness, openapi, ops, senseid
+from edge_face.api.errors import INVALID_ARGUMENT, ApiError
 from edge_face.api.metrics import Metrics
+from edge_face.api.state import ApiState, request_id, state
 from edge_face.api.timeout import BoundedRunner
-from edge_face.api.state import ApiState, FaceServiceLike, ServiceHolder, request_id, respond, state
 from edge_face.config import Config
 from edge_face.crypto import VendorCipher
+from edge_face.services import FaceService, Services
 
-log = logging.getLogger("edge_face.api")
 access_log = logging.getLogger("edge_face.api.access")
 
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
-def _load_service(config: Config) -> FaceServiceLike:
-    """The face service, and the liveness service over it, both loaded and warmed before /readyz says ready."""
-    from edge_face.liveness_service import LivenessService  # heavy (models): imported only when the app loads them
-    from edge_face.service import FaceService
-
-    service = FaceService.from_config(config)
-    LivenessService.for_faces(service, config.limits).warm_up()
-    return service
-
-
-def create_app(config: Config, service: FaceServiceLike | None = None) -> Flask:
-    """The WSGI app. Without `service`, FaceService loads in the background and /readyz says when it is ready."""
+def create_app(config: Config, faces: FaceService | None = None) -> Flask:
+    """The WSGI app over Services.from_config(config). Without `faces` (a face service already loaded, as tests
+    share one), the models load in the background and /readyz says when they are ready."""
     app = Flask("edge_face.api")
     limits = config.limits
     app.config.update(
@@ -53,28 +38,22 @@ def create_app(config: Config, service: FaceServiceLike | None = None) -> Flask:
     app.json.sort_keys = False  # keep the vendor's order: code first
     app.json.compact = True
 
-    services = ServiceHolder(service, BoundedRunner(config.server_threads, config.request_timeout))
+    services = Services.from_config(config, faces)
     app.extensions["edge_face"] = ApiState(
         config=config,
         cipher=VendorCipher(config.aes_key, config.aes_iv),
         services=services,
         metrics=Metrics(),
+        runner=BoundedRunner(config.server_threads, config.request_timeout),
     )
-    if service is None:
-        services.load_in_background(lambda: _load_service(config))
+    if faces is None:
+        services.load_in_background()
 
     app.before_request(_start)
     app.after_request(_finish)
-    app.register_error_handler(ApiError, _api_error)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected)
-    app.register_blueprint(senseid.bp)
-    app.register_blueprint(liveness.bp)
-    app.register_blueprint(ops.bp)
-    app.register_blueprint(frs.bp)
-    app.register_blueprint(openapi.bp)
-    camera.install(app, config)  # the camera owner (if any), the package sealer, /camera/* and 1.3
-    app.register_blueprint(kiosk.bp)  # the page for the device's own screen (loopback only)
+    handlers.register(app)
+    for blueprint in (senseid.bp, liveness.bp, camera.bp, ops.bp, frs.bp, openapi.bp, kiosk.bp):
+        app.register_blueprint(blueprint)
     return app
 
 
@@ -93,12 +72,7 @@ def _start() -> None:
         raise ApiError(INVALID_ARGUMENT, "Content-Length is required", 411)
     length = request.content_length or 0
     if length > state().config.limits.max_body_bytes:
-        raise _too_large()
-
-
-def _too_large() -> ApiError:
-    limit = state().config.limits.max_body_bytes
-    return ApiError(INVALID_CONTENT_LENGTH, f"invalid content length: request body is over {limit} bytes", 413)
+        raise handlers.too_large()
 
 
 def _finish(response: Response) -> Response:
@@ -113,34 +87,3 @@ def _finish(response: Response) -> Response:
     access_log.info("%s %s code=%s status=%d ms=%.1f request_id=%s", request.method, request.path, code,
                     response.status_code, seconds * 1000, rid)
     return response
-
-
-def _api_error(exc: ApiError) -> Response:
-    response = respond(exc.body(), exc.status)
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="edge_face"'
-    return response
-
-
-def _http_error(exc: HTTPException) -> Response:
-    if frs.owns(request.path):  # unknown paths and methods under /v2/ answer in Huawei's shape
-        return frs.render_http_error(exc)
-    status = exc.code or 500
-    if status == 413:
-        return _api_error(_too_large())
-    if status >= 500:
-        return _unexpected(exc)
-    messages = {404: "not found", 405: "method not allowed"}
-    response = respond({"code": INVALID_ARGUMENT, "message": messages.get(status, "invalid argument")}, status)
-    if status == 405 and getattr(exc, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(exc.valid_methods)
-    return response
-
-
-def _unexpected(exc: Exception) -> Response:
-    if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
-        return _http_error(exc)
-    # The traceback goes to the server log only; it names code lines, not request data.
-    cause = getattr(exc, "original_exception", None) or exc
-    log.error("internal error request_id=%s", request_id(), exc_info=(type(cause), cause, cause.__traceback__))
-    return respond({"code": INTERNAL_ERROR, "message": "internal error"}, 500)

@@ -4,7 +4,6 @@ Keeping the table here means a route says *which* rule was broken (a code) and n
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -67,15 +66,3 @@ class ApiError(Exception):
         return {"code": self.code, "message": self.message}
 
 
-@contextmanager
-def face_errors():
-    """The service's documented face failures as SenseID errors: no face (4000), covered face (4004)."""
-    from edge_face.service import FaceOccluded, NoFaceFound
-
-    try:
-        yield
-    except NoFaceFound as exc:
-        raise ApiError(DETECTION_FAILED, f"detection failed: no face in the {exc.which} image") from None
-    except FaceOccluded as exc:
-        raise ApiError(FACE_OCCLUSION,
-                       f"face occlusion: {', '.join(exc.regions)} covered in the {exc.which} image") from None

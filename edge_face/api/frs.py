@@ -9,44 +9,33 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
-import logging
 from dataclasses import replace
 from pathlib import Path
 
-from flask import Blueprint, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, request
 
-from edge_face.api.errors import ApiError
+from edge_face import routes
+from edge_face.api.auth import matches_any
 from edge_face.api.frs_errors import (
     BAD_BASE64,
     BAD_PARAMETER,
     BAD_SIZE,
     BAD_TOKEN,
-    INTERNAL,
     MISSING_HEADER,
     MISSING_PARAMETER,
-    NO_FACE,
-    NO_SUCH_API,
     NOT_JSON,
     FrsError,
-    from_api_error,
 )
-from edge_face.api.state import request_id, state
+from edge_face.api.handlers import frs_respond
+from edge_face.api.state import state
 from edge_face.config import Config, Limits
 from edge_face.imaging.decode import ImageError, decode_image, sniff_format
 from edge_face.observability import stage
 from edge_face.pipeline.scales import frs_similarity
-from edge_face.service import NoFaceFound
-
-log = logging.getLogger("edge_face.api")
 
 bp = Blueprint("frs", __name__)
 
-PREFIX = "/v2/"
-ROUTE = "/v2/<project_id>/face-compare"
 IMAGES = ("image1", "image2")
 SOURCES = ("base64", "file", "url")
 FIELDS = tuple(f"{image}_{source}" for image in IMAGES for source in SOURCES)
@@ -59,61 +48,6 @@ MAX_LONG_SIDE, MAX_SHORT_SIDE = 4096, 2160  # exclusive
 MIN_FACE_SIDE = 80  # exclusive
 
 
-def owns(path: str) -> bool:
-    """Paths answered in Huawei's error shape, even when no route matches them."""
-    return path.startswith(PREFIX)
-
-
-def _respond(payload: dict, status: int = 200) -> Response:
-    g.api_code = payload.get("error_code", "ok")  # for the access log and the metrics
-    response = jsonify(payload)
-    response.status_code = status
-    return response
-
-
-# --- errors: every failure of a request to this blueprint is rendered here ----------------------------------
-
-
-def _render(exc: FrsError) -> Response:
-    return _respond(exc.body(), exc.status)
-
-
-def render_http_error(exc: HTTPException) -> Response:
-    status = exc.code or 500
-    if status == 413:
-        limit = state().config.limits.max_body_bytes
-        return _render(FrsError(BAD_SIZE, f"The request body is over {limit} bytes.", 413))
-    if status in (404, 405):
-        response = _render(FrsError(NO_SUCH_API, status=status))
-        if status == 405 and getattr(exc, "valid_methods", None):
-            response.headers["Allow"] = ", ".join(exc.valid_methods)
-        return response
-    if status >= 500:
-        return _unexpected(exc)
-    return _render(FrsError(BAD_PARAMETER, status=status))
-
-
-def _unexpected(exc: Exception) -> Response:
-    if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
-        return render_http_error(exc)
-    cause = getattr(exc, "original_exception", None) or exc
-    log.error("internal error request_id=%s", request_id(), exc_info=(type(cause), cause, cause.__traceback__))
-    return _render(FrsError(INTERNAL))
-
-
-bp.register_error_handler(FrsError, _render)
-bp.register_error_handler(ApiError, lambda exc: _render(from_api_error(exc)))
-bp.register_error_handler(HTTPException, render_http_error)
-bp.register_error_handler(Exception, _unexpected)
-
-
-# --- authentication -----------------------------------------------------------------------------------------
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8", "replace")).digest()
-
-
 @bp.before_request
 def _authenticate() -> None:
     """X-Auth-Token is mandatory (FRS.0010 when absent); with tokens configured it must be one of them (FRS.0002,
@@ -122,12 +56,7 @@ def _authenticate() -> None:
     if not token:
         raise FrsError(MISSING_HEADER, "X-Auth-Token is required.")
     tokens = state().config.frs_tokens
-    if not tokens:
-        return
-    ok = False
-    for known in tokens:  # no early exit: the time taken does not depend on which token matched
-        ok |= hmac.compare_digest(_digest(token), _digest(known))
-    if not ok:
+    if tokens and not matches_any([token], tokens):
         raise FrsError(BAD_TOKEN)
 
 
@@ -251,7 +180,7 @@ def _face(rect: tuple[int, int, int, int], image: str) -> dict:
     return {"bounding_box": {"width": width, "top_left_y": top, "top_left_x": left, "height": height}}
 
 
-@bp.post(ROUTE, provide_automatic_options=False)
+@bp.post(routes.FRS_COMPARE_RULE, provide_automatic_options=False)
 def face_compare(project_id: str) -> Response:
     """The main face of each image (API.md: the largest, weighted toward the centre), compared."""
     st = state()
@@ -259,15 +188,11 @@ def face_compare(project_id: str) -> Response:
     data = [_photo_bytes(fields, image, st.config) for image in IMAGES]
     if sum(len(d) for d in data) >= MAX_IMAGE_BYTES:
         raise FrsError(BAD_SIZE, f"The two images together must be under {MAX_IMAGE_BYTES} bytes.")
-    service = st.services.get()
+    faces = st.services.faces()
     limits = _frs_limits(st.config.limits)
     first, second = (_decode(d, image, limits) for d, image in zip(data, IMAGES))
-    try:
-        result = service.verify_pair(first, second)
-    except NoFaceFound as exc:
-        image = {"first": "image1", "second": "image2"}.get(exc.which, exc.which)
-        raise FrsError(NO_FACE, f"({image})") from None
+    result = st.run(faces.verify_pair, first, second)
     image1_face = _face(result.first_rect, "image1")
     image2_face = _face(result.second_rect, "image2")
-    return _respond({"image1_face": image1_face, "similarity": round(frs_similarity(result.score), 6),
+    return frs_respond({"image1_face": image1_face, "similarity": round(frs_similarity(result.score), 6),
                      "image2_face": image2_face})

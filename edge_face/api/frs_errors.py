@@ -13,6 +13,14 @@ from dataclasses import dataclass
 from edge_face.api.errors import INTERNAL_ERROR, INVALID_CONTENT_LENGTH, ApiError
 
 
+PREFIX = "/v2/"
+
+
+def owns(path: str) -> bool:
+    """Paths answered in Huawei's error shape, even when no route matches them."""
+    return path.startswith(PREFIX)
+
+
 @dataclass(frozen=True)
 class FrsErrorSpec:
     code: str

@@ -11,24 +11,14 @@ import base64
 import binascii
 from importlib import resources
 
-import cv2
 from flask import Blueprint, Response, request
 
-from edge_face.api import camera as camera_api
-from edge_face.api.errors import (
-    ApiError,
-    CAMERA_UNAVAILABLE,
-    CORRUPTED_LIVENESS_DATA,
-    INTERNAL_ERROR,
-    INVALID_ARGUMENT,
-    INVALID_IMAGE_TYPE,
-    SUCCESS,
-    face_errors,
-)
+from edge_face import routes
+from edge_face.api.camera import run_session, session_body
+from edge_face.api.errors import CORRUPTED_LIVENESS_DATA, INVALID_ARGUMENT, INVALID_IMAGE_TYPE, SUCCESS, ApiError
 from edge_face.api.payload import decode_field
 from edge_face.api.state import respond, state
-from edge_face.camera import CameraError
-from edge_face.liveness.package import PackageError
+from edge_face.imaging.encode import jpeg_base64
 
 bp = Blueprint("kiosk", __name__)
 
@@ -53,7 +43,7 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-@bp.get("/kiosk")
+@bp.get(routes.KIOSK)
 def page() -> Response:
     response = Response(_static("kiosk.html"), mimetype="text/html")
     response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
@@ -71,21 +61,13 @@ def asset(name: str) -> Response:
 @bp.get("/kiosk/preview")
 def preview() -> Response:
     """The newest camera frame (JPEG, as a data URL) with the main face's box in the same pixel frame."""
-    owner = camera_api._camera().owner
-    if owner is None:
-        raise ApiError(CAMERA_UNAVAILABLE, "camera unavailable: no camera is configured on this device", 404)
-    try:
-        seq, _, frame = owner.next_frame(0)
-    except CameraError as exc:
-        raise camera_api._camera_error(exc) from None
-    faces = state().services.get().locate(frame)
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 75])
-    if not ok:
-        raise ApiError(INTERNAL_ERROR, "could not encode the camera frame")
+    st = state()
+    seq, _, frame = st.services.camera.require_owner().next_frame(0)
+    faces = st.run(st.services.faces().locate, frame)
     height, width = frame.shape[:2]
     return _no_store(respond({
         "code": SUCCESS, "seq": int(seq), "width": int(width), "height": int(height),
-        "image": "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii"),
+        "image": "data:image/jpeg;base64," + jpeg_base64(frame, 75),
         "faces": [{"rect": [int(v) for v in f.rect], "score": round(float(f.score), 3)} for f in faces],
     }))
 
@@ -93,7 +75,7 @@ def preview() -> Response:
 @bp.post("/kiosk/liveness")
 def liveness() -> Response:
     """The camera liveness session of /camera/liveness_session, for the page (no API key: loopback only)."""
-    return _no_store(camera_api.liveness_session())
+    return _no_store(respond(session_body(run_session())))
 
 
 @bp.post("/kiosk/verify")
@@ -106,14 +88,13 @@ def verify() -> Response:
     if not text or photo is None:
         raise ApiError(INVALID_ARGUMENT, "package and reference are required")
     try:
-        package = camera_api._camera().open_package(base64.b64decode(text, validate=True))
+        data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ApiError(CORRUPTED_LIVENESS_DATA, "corrupted liveness data error: package is not Base64") from None
-    except PackageError as exc:
-        raise ApiError(CORRUPTED_LIVENESS_DATA, f"corrupted liveness data error: {exc}") from None
+    camera = st.services.camera
+    package = camera.open_package(data)
     image = decode_field(photo.read(st.config.limits.max_image_bytes + 1), "reference", st.config.limits,
                          INVALID_IMAGE_TYPE)
-    with face_errors():
-        score = camera_api._camera().verify_package(st.services.get(), package, image)
+    score = st.run(camera.verify_package, st.services.faces(), package, image)
     return _no_store(respond({"code": SUCCESS, "verification_score": float(score),
                               "same_person": bool(score >= SAME_PERSON), "threshold": SAME_PERSON}))

@@ -11,6 +11,8 @@ from importlib import resources
 
 from flask import Blueprint, Response
 
+from edge_face import routes
+
 bp = Blueprint("openapi", __name__)
 
 
@@ -19,6 +21,6 @@ def document() -> dict:
     return json.loads(resources.files("edge_face.api").joinpath("openapi.json").read_text("utf-8"))
 
 
-@bp.get("/openapi.json")
+@bp.get(routes.OPENAPI)
 def openapi() -> Response:
     return Response(json.dumps(document(), indent=1), content_type="application/json")

@@ -6,39 +6,37 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from edge_face import observability
-from edge_face.api import camera as camera_api
+from edge_face import routes
 from edge_face.api.state import respond, state
 
 bp = Blueprint("ops", __name__)
 
 
-@bp.get("/healthz")
+@bp.get(routes.HEALTHZ)
 def healthz() -> Response:
     """The process answers HTTP; says nothing about the models."""
     return respond({"status": "ok"})
 
 
-@bp.get("/readyz")
+@bp.get(routes.READYZ)
 def readyz() -> Response:
     """200 with the models (warmed, backend of each), thresholds and camera state once loaded; 503 while loading
     or after a failed load."""
     services = state().services
-    service = services.peek()
-    components = observability.probes()
-    probed = components.pop("camera", {"state": "none"})  # "none": no camera configured on this device
-    camera = camera_api.describe() or probed  # this app's own camera owner, when it has one
-    if service is None:
-        return respond({"status": services.status, "camera": camera, **components}, 503)
-    return respond({"status": "ready", "warmed": bool(getattr(service, "warmed", False)), **service.describe(),
-                    "camera": camera, **components})
+    models = services.peek()
+    camera = services.camera.describe()  # this app's own camera ("none" without one)
+    if models is None:
+        return respond({"status": services.status, "camera": camera}, 503)
+    faces = models.faces
+    return respond({"status": "ready", "warmed": bool(getattr(faces, "warmed", False)), **faces.describe(),
+                    "camera": camera})
 
 
-@bp.get("/metrics")
+@bp.get(routes.METRICS)
 def metrics() -> Response:
     st = state()
-    service = st.services.peek()
-    ready = 1.0 if service is not None else 0.0
+    models = st.services.peek()
+    ready = 1.0 if models is not None else 0.0
     text = st.metrics.render({"edge_face_ready": ("1 once the face models are loaded.", ready)},
-                             models=service.describe()["models"] if service is not None else None)
+                             models=models.faces.describe()["models"] if models is not None else None)
     return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")

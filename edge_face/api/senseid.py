@@ -4,19 +4,11 @@ The response keeps the vendor's exact keys so strict clients written for the pri
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from flask import Blueprint, Response, request
 
-from edge_face.api.errors import (
-    CORRUPTED_IMAGE,
-    INVALID_ARGUMENT,
-    INVALID_IMAGE_TYPE,
-    SUCCESS,
-    ApiError,
-    face_errors,
-)
+from edge_face import routes
+from edge_face.api.auth import check_api_key
+from edge_face.api.errors import CORRUPTED_IMAGE, INVALID_IMAGE_TYPE, SUCCESS
 from edge_face.api.payload import load_images, read_fields
 from edge_face.api.state import respond, state
 
@@ -25,58 +17,33 @@ bp = Blueprint("senseid", __name__)
 IMAGES = ("first_encrypted_image", "second_encrypted_image")
 
 
-def _digest(text: str) -> bytes:
-    # Hash first so that compare_digest sees equal lengths and leaks nothing about the key's length.
-    return hashlib.sha256(text.encode("utf-8")).digest()
-
-
-def check_api_key(keys: tuple[str, ...]) -> None:
-    """Optional API key (API.md decision): `Authorization: Bearer <key>` or `X-API-Key`; 401 with 1200 if wrong."""
-    if not keys:
-        return
-    given: list[str] = []
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        given.append(token.strip())
-    if request.headers.get("X-API-Key"):
-        given.append(request.headers["X-API-Key"].strip())
-    ok = False
-    for candidate in given:
-        for key in keys:  # no early exit: the time taken does not depend on which key matched
-            ok |= hmac.compare_digest(_digest(candidate), _digest(key))
-    if not ok:
-        raise ApiError(INVALID_ARGUMENT, "missing or wrong API key", 401)
-
-
 @bp.before_request
 def _authenticate() -> None:
     check_api_key(state().config.api_keys)
 
 
-@bp.post("/identity/image_verification/stateless", provide_automatic_options=False)
+@bp.post(routes.VERIFY, provide_automatic_options=False)
 def image_verification() -> Response:
     """§1.1: the main face of each photo, one calibrated score."""
     st = state()
     fields = read_fields(request, IMAGES, ("auto_rotate", "check_quality"))
     auto_rotate = fields.flag("auto_rotate")
     check_quality = fields.flag("check_quality")
-    service = st.services.get()
+    faces = st.services.faces()
     first, second = load_images(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=INVALID_IMAGE_TYPE)
-    with face_errors():
-        result = service.verify_pair(first, second, auto_rotate=auto_rotate, check_quality=check_quality)
+    result = st.run(faces.verify_pair, first, second, auto_rotate=auto_rotate, check_quality=check_quality)
     return respond({"code": SUCCESS, "verification_score": float(result.score)})
 
 
-@bp.post("/identity/multiface_image_omni_verification/stateless", provide_automatic_options=False)
+@bp.post(routes.ALL_PAIRS, provide_automatic_options=False)
 def multiface_verification() -> Response:
     """§1.2: every face against every face; rows = first photo, columns = second, rects in the same order."""
     st = state()
     fields = read_fields(request, IMAGES, ("auto_rotate",))
     auto_rotate = fields.flag("auto_rotate")
-    service = st.services.get()
+    faces = st.services.faces()
     first, second = load_images(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=CORRUPTED_IMAGE)
-    with face_errors():
-        result = service.verify_all_pairs(first, second, auto_rotate=auto_rotate)
+    result = st.run(faces.verify_all_pairs, first, second, auto_rotate=auto_rotate)
     return respond({
         "code": SUCCESS,
         "scores": [[float(s) for s in row] for row in result.scores],
@@ -91,16 +58,16 @@ def _r(v: float) -> float:
     return round(float(v), 4)
 
 
-@bp.post("/quality/face/stateless", provide_automatic_options=False)
+@bp.post(routes.QUALITY, provide_automatic_options=False)
 def face_quality() -> Response:
     """§2.1: quality of every face, in reading order. A photo without a face is not an error here (API.md lists no
     4000 for 2.1): it answers 1000 with an empty `faces` list, which is the truthful quality report."""
     st = state()
     fields = read_fields(request, ("encrypted_image",))
-    service = st.services.get()
+    service = st.services.faces()
     (image,) = load_images(fields, ("encrypted_image",), st.cipher, st.config.limits, corrupt_code=CORRUPTED_IMAGE)
     faces = []
-    for q in service.quality(image):
+    for q in st.run(service.quality, image):
         left, top, right, bottom = (int(v) for v in q.rect)
         faces.append({
             "rect": {"left": left, "top": top, "right": right, "bottom": bottom},

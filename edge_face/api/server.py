@@ -15,9 +15,9 @@ from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from edge_face.api.app import create_app
 from edge_face.api.logs import configure_logging
-from edge_face.api.state import FaceServiceLike
 from edge_face.api.watchdog import InferenceProbe, Watchdog, readyz_probe
 from edge_face.config import Config, load_config
+from edge_face.services import FaceService
 from edge_face.systemd import listen_sockets, notify, watchdog_seconds
 
 log = logging.getLogger("edge_face.api")
@@ -27,11 +27,11 @@ log = logging.getLogger("edge_face.api")
 _WAITRESS_SLACK = 1024 * 1024
 
 
-def make_server(config: Config, app: Flask | None = None, service: FaceServiceLike | None = None,
+def make_server(config: Config, app: Flask | None = None, faces: FaceService | None = None,
                 sockets: list[socket.socket] | None = None) -> BaseWSGIServer | MultiSocketServer:
     """A bound, not yet running waitress server (port 0 picks a free port: see .effective_port). With `sockets`
     (socket activation) it serves those instead of binding host:port."""
-    app = app or create_app(config, service)
+    app = app or create_app(config, faces)
     where = {"sockets": sockets} if sockets else {"host": config.host, "port": config.port}
     return create_server(
         app,
@@ -43,20 +43,20 @@ def make_server(config: Config, app: Flask | None = None, service: FaceServiceLi
     )
 
 
-def serve(config: Config, service: FaceServiceLike | None = None) -> int:
+def serve(config: Config) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit status. The models load in the background (see /readyz).
 
     Under systemd (Type=notify): READY=1 once the service really answers, WATCHDOG=1 only while it still does, and
     exit status 1 when the models cannot load, so that Restart= tries again."""
     sockets = listen_sockets()
-    app = create_app(config, service)
+    app = create_app(config)
     server = make_server(config, app, sockets=sockets)
     log.info("edge_face listening on http://%s:%s (%d threads%s)", server.effective_host, server.effective_port,
              config.server_threads, ", socket-activated" if sockets else "")
     status = {"code": 0}
     watchdog = None
     if os.environ.get("NOTIFY_SOCKET"):
-        holder = app.extensions["edge_face"].services
+        services = app.extensions["edge_face"].services
 
         def fatal(reason: str) -> None:
             log.error("stopping: %s", reason)
@@ -64,7 +64,7 @@ def serve(config: Config, service: FaceServiceLike | None = None) -> int:
             server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # ends server.run()
 
         host, port = server.effective_host, server.effective_port
-        watchdog = Watchdog(holder, [lambda t: readyz_probe(str(host), int(port), t), InferenceProbe(holder)],
+        watchdog = Watchdog(services, [lambda t: readyz_probe(str(host), int(port), t), InferenceProbe(services)],
                             watchdog_seconds=watchdog_seconds(), on_fatal=fatal)
         watchdog.start()
 

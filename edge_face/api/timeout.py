@@ -1,5 +1,5 @@
-"""The per-request timeout: every call into the face service runs on a bounded worker pool, and the request
-thread waits for it at most `request_timeout` seconds (the wait in the pool's queue included).
+"""The per-request timeout: a route hands the calls that must answer in time to `run()` (ApiState.run), which runs
+them on a bounded worker pool and waits at most `request_timeout` seconds (the wait in the pool's queue included).
 
 Why a pool and not a signal or a killed thread: waitress serves requests on threads, only the main thread gets
 signals, and a thread running LiteRT inside native code cannot be interrupted at all. So the timeout bounds what
@@ -11,12 +11,13 @@ calls queue and time out in turn (503, the server is overloaded), and the server
 from __future__ import annotations
 
 import concurrent.futures as cf
-import functools
 from typing import Any, Callable, TypeVar
 
-from edge_face.api.errors import INTERNAL_ERROR, ApiError
-
 T = TypeVar("T")
+
+
+class RequestTimedOut(RuntimeError):
+    """The call did not finish within the request timeout (SenseID 5000 / FRS.0500, HTTP 503)."""
 
 
 class BoundedRunner:
@@ -34,21 +35,7 @@ class BoundedRunner:
             return future.result(timeout=self.timeout)
         except cf.TimeoutError:
             future.cancel()  # not started yet: it never will; running: it finishes and is discarded
-            raise ApiError(INTERNAL_ERROR, f"request timed out after {self.timeout:g} s", 503) from None
+            raise RequestTimedOut(f"request timed out after {self.timeout:g} s") from None
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-class TimedService:
-    """The face service as the routes see it: its methods go through the runner, its data is read directly."""
-
-    def __init__(self, service: Any, runner: BoundedRunner) -> None:
-        self._service = service
-        self._runner = runner
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._service, name)
-        if not callable(attr) or name == "describe":
-            return attr
-        return functools.partial(self._runner.call, attr)

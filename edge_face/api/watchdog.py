@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from typing import Callable
 
-from edge_face.api.state import ServiceHolder
+from edge_face.services import Services
 from edge_face.systemd import notify as sd_notify
 
 log = logging.getLogger("edge_face.watchdog")
@@ -43,13 +43,13 @@ class InferenceProbe:
 
     A probe that hangs keeps its thread; the next checks queue behind it and fail too, which is the point."""
 
-    def __init__(self, holder: ServiceHolder) -> None:
-        self._holder = holder
+    def __init__(self, services: Services) -> None:
+        self._services = services
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-face-probe")
 
     def __call__(self, timeout: float) -> str | None:
-        service = self._holder.peek()
-        warm_up = getattr(service, "warm_up", None)
+        models = self._services.peek()
+        warm_up = getattr(models.faces, "warm_up", None) if models is not None else None
         if warm_up is None:
             return None  # a service without models of its own (tests' doubles): nothing to run
         future = self._pool.submit(warm_up)
@@ -65,11 +65,11 @@ class InferenceProbe:
 class Watchdog(threading.Thread):
     """The notify loop; `checks` are callables (timeout) -> None when healthy or a reason."""
 
-    def __init__(self, holder: ServiceHolder, checks: list[Callable[[float], str | None]], *,
+    def __init__(self, services: Services, checks: list[Callable[[float], str | None]], *,
                  watchdog_seconds: float | None, on_fatal: Callable[[str], None],
                  notify: Callable[[str], bool] = sd_notify) -> None:
         super().__init__(name="edge-face-watchdog", daemon=True)
-        self.holder = holder
+        self.services = services
         self.checks = checks
         # Check twice per WatchdogSec, and give each check at most a quarter of it.
         self.interval = watchdog_seconds / 2 if watchdog_seconds else DEFAULT_INTERVAL
@@ -93,7 +93,7 @@ class Watchdog(threading.Thread):
 
     def step(self) -> bool:
         """One round; False when the loop should end."""
-        status = self.holder.status
+        status = self.services.status
         if status == "loading":
             self.notify("STATUS=loading and warming the face models")
             return True
@@ -125,5 +125,5 @@ class Watchdog(threading.Thread):
             started = time.monotonic()
             if not self.step():
                 return
-            wait = 0.2 if self.holder.status == "loading" else self.interval
+            wait = 0.2 if self.services.status == "loading" else self.interval
             self._halt.wait(max(0.0, wait - (time.monotonic() - started)))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_face.imaging import decode_image
-from edge_face.service import FaceService
+from edge_face.services.faces import FaceService
 
 IOU_MIN = 0.4
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_face.imaging import decode_image
-from edge_face.service import FaceService
+from edge_face.services.faces import FaceService
 
 
 @dataclass

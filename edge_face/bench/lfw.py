@@ -18,7 +18,7 @@ from edge_face.bench.metrics import evaluate_pairs
 from edge_face.native import cosine_matrix
 from edge_face.pipeline.calibrate import measured_far
 from edge_face.pipeline.fitsplit import in_fit_set
-from edge_face.service import FaceService
+from edge_face.services.faces import FaceService
 
 
 def read_pairs(data: Path) -> list[dict]:

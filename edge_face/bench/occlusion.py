@@ -22,7 +22,7 @@ from edge_face.pipeline.fitsplit import in_fit_set
 from edge_face.pipeline.occlusion import REGIONS, features
 from edge_face.pipeline.quality import laplacian_variance
 from edge_face.pipeline.select import main_face_index
-from edge_face.service import NoFaceFound
+from edge_face.services.faces import NoFaceFound
 
 FIT_RULE = {"hash": "sha1", "modulo": 2, "fit_residues": [0]}
 FIT_SEED, BENCH_SEED = 1, 2

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from edge_face.camera.owner import CameraBusy, CameraOwner, CameraTimeout, ProcessLock, lock_path
-from edge_face.camera.sources import CameraError, CameraSource, FileCamera, NoCamera, OpenCVCamera, make_source
+from edge_face.camera.errors import CameraError, NoCamera
+from edge_face.camera.sources import CameraSource, FileCamera, OpenCVCamera, make_source
 
 __all__ = ["CameraBusy", "CameraError", "CameraOwner", "CameraSource", "CameraTimeout", "FileCamera",
            "NoCamera", "OpenCVCamera", "ProcessLock", "lock_path", "make_source", "owner_for"]

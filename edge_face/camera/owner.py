@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_face.camera.sources import CameraError, CameraSource
+from edge_face.camera.errors import CameraError
+from edge_face.camera.sources import CameraSource
 
 log = logging.getLogger("edge_face.camera")
 

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from edge_face.camera.sources import CameraError
+from edge_face.camera.errors import CameraError
 
 
 class PiCamera:

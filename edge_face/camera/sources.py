@@ -13,13 +13,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-
-class CameraError(RuntimeError):
-    """The source cannot be opened or stopped delivering frames."""
-
-
-class NoCamera(CameraError):
-    """This device has no camera configured (camera.source = none): the camera endpoints do not exist here."""
+from edge_face.camera.errors import CameraError
 
 
 class CameraSource(Protocol):

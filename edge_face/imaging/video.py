@@ -98,8 +98,3 @@ class VideoReader:
                 yield t, bgr
         finally:
             self.close()
-
-
-def read_frames(data: bytes, limits: Limits, sample_fps: float = 10.0) -> Iterator[tuple[float, np.ndarray]]:
-    """Sampled (timestamp_s, bgr) frames of an uploaded video; header checks happen before the first frame."""
-    return VideoReader(data, limits).frames(sample_fps)

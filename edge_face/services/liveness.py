@@ -5,8 +5,6 @@ found and scored exactly like in 1.1.
 """
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,24 +15,12 @@ from edge_face.liveness.analyse import LivenessAnalyser, LivenessResult, NoTrack
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
 from edge_face.pipeline.detect import YuNetDetector
-from edge_face.service import FaceService
+from edge_face.pipeline.mesh import FaceMesh
+from edge_face.services.faces import FaceService
 
 SAMPLE_FPS = 8.0  # blinks last 100-400 ms; a pulse up to 3 Hz stays under the 4 Hz Nyquist limit
 TRACK_SIDE = 320  # detection size while tracking: a kiosk subject's face is large; 4 ms instead of 9 ms at 640
 
-
-_BY_FACES: "weakref.WeakKeyDictionary[FaceService, LivenessService]" = weakref.WeakKeyDictionary()
-_BY_FACES_LOCK = threading.Lock()
-
-
-def _mesh(registry):
-    """The face mesh of the quality work (edge_face.pipeline.mesh) when it is installed; the mesh cues (motion,
-    blink) report nothing without it, and the shipped fusion does not weigh them."""
-    try:
-        from edge_face.pipeline.mesh import FaceMesh
-    except ImportError:
-        return None
-    return FaceMesh(registry.runner("face_mesh"))
 
 
 @dataclass(frozen=True)
@@ -44,6 +30,8 @@ class VerificationResult:
 
 
 class LivenessService:
+    """Built once per set of services (edge_face.services.Services) over its face service, so the models load once."""
+
     def __init__(self, faces: FaceService, limits: Limits, fusion: dict | None = None) -> None:
         registry = faces.registry
         self.faces = faces
@@ -52,16 +40,7 @@ class LivenessService:
                                  max_side=TRACK_SIDE)
         fas = MiniFASNet([(registry.runner("minifasnet_v2"), 2.7), (registry.runner("minifasnet_v1se"), 4.0)])
         self.fusion = Fusion.from_dict(fusion or registry.read_json("liveness/fusion.json"))
-        self.analyser = LivenessAnalyser(detector, _mesh(registry), fas, self.fusion)
-
-    @classmethod
-    def for_faces(cls, faces: FaceService, limits: Limits) -> "LivenessService":
-        """One liveness service per loaded verification service (built on first use, models loaded once)."""
-        with _BY_FACES_LOCK:
-            service = _BY_FACES.get(faces)
-            if service is None:
-                service = _BY_FACES[faces] = cls(faces, limits)
-            return service
+        self.analyser = LivenessAnalyser(detector, FaceMesh(registry.runner("face_mesh")), fas, self.fusion)
 
     def warm_up(self) -> None:
         blank = np.zeros((240, 320, 3), np.uint8)

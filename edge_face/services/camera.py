@@ -6,6 +6,7 @@ at that time, so 1.3 compares its aligned face exactly as 1.4 compares the selec
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -13,10 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_face import observability
-from edge_face.camera import CameraError, CameraOwner, CameraTimeout, NoCamera
+from edge_face.camera import CameraOwner, CameraTimeout, NoCamera, owner_for
+from edge_face.config import Config
 from edge_face.liveness.analyse import LivenessResult, NoTrackableFace
-from edge_face.liveness.package import OpenedPackage, PackageSealer
-from edge_face.liveness_service import SAMPLE_FPS, LivenessService
+from edge_face.liveness.package import OpenedPackage, PackageSealer, default_device_id, process_key
+from edge_face.services.faces import FaceService
+from edge_face.services.liveness import SAMPLE_FPS, LivenessService
+
+log = logging.getLogger("edge_face.camera")
 
 
 @dataclass(frozen=True)
@@ -35,15 +40,38 @@ def _wall_clock(frames: Iterable[tuple[float, np.ndarray]], origin: list[float])
 
 
 class CameraLivenessService:
+    """The camera owner (None without a camera) and the sealer of this device's packages. Needs no model: it is
+    built at once, so /camera/status answers while the models still load."""
+
     def __init__(self, owner: CameraOwner | None, sealer: PackageSealer, seconds: float, model_variant: str) -> None:
         self.owner, self.sealer, self.seconds, self.model_variant = owner, sealer, seconds, model_variant
+
+    @classmethod
+    def from_config(cls, config: Config) -> "CameraLivenessService":
+        if config.device_key:
+            key = bytes.fromhex(config.device_key)
+        else:
+            log.warning("no device_key configured: liveness packages are sealed under a random key of this process "
+                        "and stop opening when it restarts")
+            key = process_key()
+        cam = config.camera
+        sealer = PackageSealer(key, config.device_id or default_device_id(), cam.package_ttl, cam.clock_skew)
+        return cls(owner_for(cam), sealer, cam.session_seconds, config.model_variant)
+
+    def describe(self) -> dict:
+        """The camera's state for /readyz and /camera/status ("none" without a camera)."""
+        return self.owner.describe() if self.owner is not None else {"state": "none"}
+
+    def require_owner(self) -> CameraOwner:
+        """The camera owner; NoCamera (permanent on this device) without one."""
+        if self.owner is None:
+            raise NoCamera("no camera is configured on this device (camera.source = none)")
+        return self.owner
 
     def session(self, liveness: LivenessService) -> SessionResult:
         """Analyse `seconds` of live frames. Raises CameraError (none, busy, failed), CameraTimeout and
         NoTrackableFace (nobody in front of the camera)."""
-        owner = self.owner
-        if owner is None:
-            raise NoCamera("no camera is configured on this device (camera.source = none)")
+        owner = self.require_owner()
         origin: list[float] = []
         # A waiting session gives up when the running one should long be over.
         with owner.session(wait=self.seconds + owner.open_timeout + 5.0):
@@ -53,7 +81,7 @@ class CameraLivenessService:
                         _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin))
             except NoTrackableFace:
                 observability.liveness_outcome("no_face")
-                raise
+                raise NoTrackableFace("no face could be tracked in front of the camera") from None
             except CameraTimeout:
                 observability.liveness_outcome("camera_timeout")
                 raise
@@ -71,7 +99,7 @@ class CameraLivenessService:
         """Raises PackageError (2007) for anything this device did not seal, recently, after a live result."""
         return self.sealer.open(data)
 
-    def verify_package(self, faces, package: OpenedPackage, photo: np.ndarray, *, auto_rotate: bool = False,
+    def verify_package(self, faces: FaceService, package: OpenedPackage, photo: np.ndarray, *, auto_rotate: bool = False,
                        check_quality: bool = False) -> float:
         """§1.3: the package's live face against the photo's main face, with the calibrated score of 1.1."""
         reference = faces.main_face(photo, "image", auto_rotate=auto_rotate, check_quality=check_quality)

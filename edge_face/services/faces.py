@@ -1,4 +1,4 @@
-"""The use cases, framework-free: what the HTTP layer, the CLI and the benchmarks call.
+"""Face verification use cases (1.1, 1.2, 2.1, the occlusion gate), framework-free: photos in, results out.
 
 Images arrive decoded (BGR uint8, EXIF orientation applied, see edge_face.imaging); rectangles leave as integer
 [left, top, right, bottom] in the pixel frame of the image as given.
@@ -12,8 +12,6 @@ from functools import cached_property
 import numpy as np
 
 from edge_face import native
-from edge_face.backends import policy_from_config
-from edge_face.config import Config
 from edge_face.models import ModelRegistry
 from edge_face.native import cosine_matrix
 from edge_face.observability import stage
@@ -99,13 +97,6 @@ class FaceService:
         self._quality: QualityAnalyser | None = None  # mesh + occlusion model, loaded on first use
         self._quality_lock = threading.Lock()
         self.warmed = False  # /readyz: True once warm_up() has run every model once
-
-    @classmethod
-    def from_config(cls, config: Config) -> "FaceService":
-        service = cls(ModelRegistry(config.models_dir, policy_from_config(config.backend, config.threads)),
-                      config.model_variant)
-        service.warm_up()
-        return service
 
     def warm_up(self) -> None:
         """One pass on a blank photo, so the first request does not pay for XNNPACK's set-up; the quality models
