@@ -1,8 +1,8 @@
-"""Process-wide measurements the service records and the HTTP layer exports: stage timings, outcome counters,
-component probes and the process's memory.
+"""Process-wide measurements the service records and the HTTP layer exports: stage timings, outcome counters and
+the process's memory.
 
 Framework-free on purpose: the service, the pipeline and the liveness code import only this module, and the API's
-/metrics and /readyz read it, so no layer below the API needs to know Flask or Prometheus exists.
+/metrics reads it, so no layer below the API needs to know Flask or Prometheus exists.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Iterator
 
 # Seconds; a stage takes from a fraction of a millisecond (align) to seconds (a video on a small board).
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -62,8 +62,6 @@ class Counter:
 
 STAGES = Histogram(STAGE_BUCKETS)
 LIVENESS = Counter(("outcome",))
-_probes: dict[str, Callable[[], dict]] = {}
-_probes_lock = threading.Lock()
 
 
 @contextmanager
@@ -79,30 +77,6 @@ def stage(name: str) -> Iterator[None]:
 def liveness_outcome(outcome: str) -> None:
     """Count one liveness decision ("live", "spoof", "no_face", "error"...)."""
     LIVENESS.inc(outcome)
-
-
-def register_probe(name: str, probe: Callable[[], dict]) -> None:
-    """A component (the camera, say) reports its state to /readyz: probe() -> {"state": ..., ...}."""
-    with _probes_lock:
-        _probes[name] = probe
-
-
-def unregister_probe(name: str) -> None:
-    with _probes_lock:
-        _probes.pop(name, None)
-
-
-def probes() -> dict[str, dict]:
-    """Every registered component's state; a failing probe reports itself as such instead of raising."""
-    with _probes_lock:
-        items = list(_probes.items())
-    out = {}
-    for name, probe in items:
-        try:
-            out[name] = probe()
-        except Exception as exc:  # noqa: BLE001 - a broken probe must not break /readyz
-            out[name] = {"state": "error", "error": type(exc).__name__}
-    return out
 
 
 def rss_bytes(pid: int | str = "self") -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from edge_face import observability
 from edge_face.api import camera as camera_api
 from edge_face.api.state import respond, state
 
@@ -25,13 +24,11 @@ def readyz() -> Response:
     or after a failed load."""
     services = state().services
     service = services.peek()
-    components = observability.probes()
-    probed = components.pop("camera", {"state": "none"})  # "none": no camera configured on this device
-    camera = camera_api.describe() or probed  # this app's own camera owner, when it has one
+    camera = camera_api.describe() or {"state": "none"}  # "none": no camera configured on this app
     if service is None:
-        return respond({"status": services.status, "camera": camera, **components}, 503)
+        return respond({"status": services.status, "camera": camera}, 503)
     return respond({"status": "ready", "warmed": bool(getattr(service, "warmed", False)), **service.describe(),
-                    "camera": camera, **components})
+                    "camera": camera})
 
 
 @bp.get("/metrics")
