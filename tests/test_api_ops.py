@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 import time
 
+from prometheus_client.parser import text_string_to_metric_families
+
 VERIFY = "/identity/image_verification/stateless"
 ALL_PAIRS = "/identity/multiface_image_omni_verification/stateless"
 
@@ -37,10 +39,11 @@ def test_readyz_is_503_when_the_models_cannot_load(api_server, tmp_path_factory)
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in text.splitlines():
-        if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(f"{name} ")):
-            return float(line.rsplit(" ", 1)[1])
+    """The value of the sample `name` with exactly these labels (in any order), 0 when absent."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
     return 0.0
 
 
