@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from edge_face import observability
 
-# The text format generate_latest writes. (The library's CONTENT_TYPE_LATEST says version=1.0.0 since 0.22; the
-# body is the same for our names, and scrapers and clients of this service have always been told 0.0.4.)
+# The text format generate_latest writes, and what prometheus_client's own exporters send by default. Its
+# CONTENT_TYPE_LATEST says version=1.0.0 in 0.26.0: the same body for our names, but this service has always
+# told scrapers and clients 0.0.4.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 # Seconds; a verification on a small board takes 50 ms to a few seconds.
