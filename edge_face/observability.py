@@ -1,69 +1,27 @@
-"""Process-wide measurements the service records and the HTTP layer exports: stage timings, outcome counters,
-component probes and the process's memory.
+"""Process-wide measurements the service records and the HTTP layer exports: stage timings, outcome counters and
+the process's memory.
 
-Framework-free on purpose: the service, the pipeline and the liveness code import only this module, and the API's
-/metrics and /readyz read it, so no layer below the API needs to know Flask or Prometheus exists.
+Flask-free on purpose: the service, the pipeline and the liveness code import only this module (and through it
+prometheus_client, pure Python), and the API's /metrics renders `REGISTRY` next to each app's own request metrics.
+Process-wide rather than per app because the pipeline has no app to report to.
 """
 from __future__ import annotations
 
-import threading
 import time
-from collections import defaultdict
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Seconds; a stage takes from a fraction of a millisecond (align) to seconds (a video on a small board).
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-
-class Histogram:
-    """Cumulative-bucket histogram per label value; the caller holds no lock, this does."""
-
-    def __init__(self, buckets: tuple[float, ...]) -> None:
-        self.buckets = buckets
-        self._lock = threading.Lock()
-        self._counts: dict[str, list[int]] = {}
-        self._sums: dict[str, float] = defaultdict(float)
-        self._totals: dict[str, int] = defaultdict(int)
-
-    def observe(self, label: str, value: float) -> None:
-        with self._lock:
-            counts = self._counts.setdefault(label, [0] * len(self.buckets))
-            for i, bound in enumerate(self.buckets):
-                if value <= bound:
-                    counts[i] += 1
-            self._sums[label] += value
-            self._totals[label] += 1
-
-    def snapshot(self) -> dict[str, tuple[list[int], float, int]]:
-        """label -> (cumulative bucket counts, sum, count), copied under the lock."""
-        with self._lock:
-            return {k: (list(v), self._sums[k], self._totals[k]) for k, v in self._counts.items()}
-
-
-class Counter:
-    """Monotonic counts by a tuple of label values."""
-
-    def __init__(self, labels: tuple[str, ...]) -> None:
-        self.labels = labels
-        self._lock = threading.Lock()
-        self._values: dict[tuple[str, ...], int] = defaultdict(int)
-
-    def inc(self, *values: str, by: int = 1) -> None:
-        if len(values) != len(self.labels):
-            raise ValueError(f"expected labels {self.labels}, got {values}")
-        with self._lock:
-            self._values[tuple(str(v) for v in values)] += by
-
-    def snapshot(self) -> dict[tuple[str, ...], int]:
-        with self._lock:
-            return dict(self._values)
-
-
-STAGES = Histogram(STAGE_BUCKETS)
-LIVENESS = Counter(("outcome",))
-_probes: dict[str, Callable[[], dict]] = {}
-_probes_lock = threading.Lock()
+# Not prometheus_client's global REGISTRY: /metrics shows exactly these names, never what an import registered there.
+REGISTRY = CollectorRegistry()
+STAGES = Histogram("edge_face_stage_duration_seconds",
+                   "Time spent in each processing stage (decode, detect, align, embed, liveness...).",
+                   ("stage",), buckets=STAGE_BUCKETS, registry=REGISTRY)
+LIVENESS = Counter("edge_face_liveness_outcomes", "Liveness decisions by outcome.", ("outcome",), registry=REGISTRY)
 
 
 @contextmanager
@@ -73,36 +31,12 @@ def stage(name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        STAGES.observe(name, time.perf_counter() - started)
+        STAGES.labels(name).observe(time.perf_counter() - started)
 
 
 def liveness_outcome(outcome: str) -> None:
     """Count one liveness decision ("live", "spoof", "no_face", "error"...)."""
-    LIVENESS.inc(outcome)
-
-
-def register_probe(name: str, probe: Callable[[], dict]) -> None:
-    """A component (the camera, say) reports its state to /readyz: probe() -> {"state": ..., ...}."""
-    with _probes_lock:
-        _probes[name] = probe
-
-
-def unregister_probe(name: str) -> None:
-    with _probes_lock:
-        _probes.pop(name, None)
-
-
-def probes() -> dict[str, dict]:
-    """Every registered component's state; a failing probe reports itself as such instead of raising."""
-    with _probes_lock:
-        items = list(_probes.items())
-    out = {}
-    for name, probe in items:
-        try:
-            out[name] = probe()
-        except Exception as exc:  # noqa: BLE001 - a broken probe must not break /readyz
-            out[name] = {"state": "error", "error": type(exc).__name__}
-    return out
+    LIVENESS.labels(outcome).inc()
 
 
 def rss_bytes(pid: int | str = "self") -> int:
@@ -115,3 +49,8 @@ def rss_bytes(pid: int | str = "self") -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+# Read at each scrape. (prometheus_client's ProcessCollector would add a dozen process_* names besides this one.)
+Gauge("process_resident_memory_bytes", "Resident memory size in bytes (VmRSS).",
+      registry=REGISTRY).set_function(rss_bytes)

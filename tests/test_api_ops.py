@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 import time
 
+from prometheus_client.parser import text_string_to_metric_families
+
 VERIFY = "/identity/image_verification/stateless"
 ALL_PAIRS = "/identity/multiface_image_omni_verification/stateless"
 
@@ -37,10 +39,11 @@ def test_readyz_is_503_when_the_models_cannot_load(api_server, tmp_path_factory)
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in text.splitlines():
-        if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(f"{name} ")):
-            return float(line.rsplit(" ", 1)[1])
+    """The value of the sample `name` with exactly these labels (in any order), 0 when absent."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
     return 0.0
 
 
@@ -68,6 +71,30 @@ def test_metrics_count_requests_by_endpoint_and_code(api, photos):
     # Unknown paths share one label, so scanners cannot blow up the series.
     api.get("/wp-admin/x")
     assert 'endpoint="unmatched"' in api.get("/metrics").text and "wp-admin" not in api.get("/metrics").text
+
+
+def test_metrics_parse_and_hold_the_histogram_of_a_real_request(api, api_server, photos):
+    # Every family a dashboard reads, by the names the parser gives (counters without _total), and nothing else.
+    api.assert_alive(photos)
+    families = {f.name: f for f in text_string_to_metric_families(api.get("/metrics").text)}
+    assert {name: f.type for name, f in families.items()} == {
+        "edge_face_ready": "gauge", "edge_face_model_backend": "gauge", "edge_face_http_requests": "counter",
+        "edge_face_http_request_duration_seconds": "histogram", "edge_face_stage_duration_seconds": "histogram",
+        "edge_face_liveness_outcomes": "counter", "process_resident_memory_bytes": "gauge"}
+    samples = [s for s in families["edge_face_http_request_duration_seconds"].samples
+               if s.labels.get("endpoint") == VERIFY]
+    buckets = [(s.labels["le"], s.value) for s in samples if s.name.endswith("_bucket")]
+    assert [le for le, _ in buckets] == ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5",
+                                         "5.0", "10.0", "+Inf"]
+    counts = [n for _, n in buckets]
+    assert counts == sorted(counts) and counts[-1] >= 1  # cumulative, the request counted
+    (total,) = [s.value for s in samples if s.name.endswith("_count")]
+    (seconds,) = [s.value for s in samples if s.name.endswith("_sum")]
+    assert total == counts[-1] and 0 < seconds < 120 * total
+    # Request metrics are per app: a second server in this process has not seen this one's requests.
+    other = text_string_to_metric_families(api_server(api_keys=("metrics-only",)).get("/metrics").text)
+    assert not [s for f in other if f.name.startswith("edge_face_http_") for s in f.samples
+                if s.labels.get("endpoint") == VERIFY]
 
 
 def test_request_ids_are_unique_and_logged_without_field_contents(api, photos, caplog):

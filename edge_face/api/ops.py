@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from edge_face import routes
+from edge_face.api.metrics import CONTENT_TYPE
 from edge_face.api.state import respond, state
 
 bp = Blueprint("ops", __name__)
@@ -39,4 +40,4 @@ def metrics() -> Response:
     ready = 1.0 if models is not None else 0.0
     text = st.metrics.render({"edge_face_ready": ("1 once the face models are loaded.", ready)},
                              models=models.faces.describe()["models"] if models is not None else None)
-    return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(text, content_type=CONTENT_TYPE)
