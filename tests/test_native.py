@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from edge_face import native
-from edge_face.native import LAYOUTS, InputSpec, reference
+from edge_face.models.contract import LAYOUTS, InputSpec
+from edge_face.native import reference
 
 pytestmark = pytest.mark.skipif(not native.AVAILABLE, reason="the C++ extension was not built")
 
