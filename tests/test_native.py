@@ -269,8 +269,6 @@ def test_interp_is_numpy_interp_bit_for_bit():
     want = np.interp(x, knots_x, knots_y)
     np.testing.assert_array_equal(got, want)
     assert float(_native.interp(np.float64(0.15), knots_x, knots_y)) == float(np.interp(0.15, knots_x, knots_y))
-    cos, scores = native.calibrated_cosines(rng.normal(size=(3, 8)), rng.normal(size=(4, 8)), knots_x, knots_y)
-    np.testing.assert_array_equal(scores, np.interp(cos.astype(np.float64), knots_x, knots_y))
 
 
 def test_calibration_score_is_the_same_either_way():
