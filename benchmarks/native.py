@@ -32,7 +32,8 @@ import cv2
 import numpy as np
 
 from edge_face import native
-from edge_face.native import InputSpec, reference
+from edge_face.models.contract import InputSpec
+from edge_face.native import reference
 
 ROOT = Path(__file__).resolve().parents[1]
 

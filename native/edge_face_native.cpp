@@ -108,33 +108,6 @@ py::array_t<double> interp(DoubleArray x, DoubleArray xp, DoubleArray fp) {
     return out;
 }
 
-py::array_t<float> calibrated_cosines(FloatArray a, FloatArray b, DoubleArray xp, DoubleArray fp,
-                                      py::array_t<double> scores) {
-    // cosine matrix and its calibrated scores in one call; returns the cosines, fills `scores`.
-    if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(1)) {
-        throw std::invalid_argument("calibrated_cosines expects (N, D) and (M, D) arrays with the same D");
-    }
-    if (xp.ndim() != 1 || fp.ndim() != 1 || xp.shape(0) != fp.shape(0) || xp.shape(0) < 2) {
-        throw std::invalid_argument("calibrated_cosines expects knots of the same length >= 2");
-    }
-    const index_t n = a.shape(0), m = b.shape(0), d = a.shape(1), k = xp.shape(0);
-    if (!(scores.flags() & py::array::c_style) || scores.ndim() != 2 || scores.shape(0) != n || scores.shape(1) != m) {
-        throw std::invalid_argument("scores must be a C-contiguous float64 (N, M) array");
-    }
-    py::array_t<float> out({n, m});
-    const float *pa = a.data(), *pb = b.data();
-    const double *pxp = xp.data(), *pfp = fp.data();
-    float* po = out.mutable_data();
-    double* ps = scores.mutable_data();
-    {
-        py::gil_scoped_release release;
-        edge_face::cosine_matrix(pa, pb, n, m, d, po);
-        std::vector<double> c(po, po + n * m);
-        edge_face::interp(c.data(), n * m, pxp, pfp, k, ps);
-    }
-    return out;
-}
-
 // targets: list of (out, lut, src, nchw, slot, mirror)
 using TargetSpec = std::tuple<py::array, py::array, std::vector<int>, bool, index_t, index_t>;
 
@@ -176,8 +149,6 @@ PYBIND11_MODULE(_native, m) {
           "Cosine similarity matrix of (N, D) and (M, D) float32 embeddings.");
     m.def("interp", &interp, py::arg("x"), py::arg("xp"), py::arg("fp"),
           "numpy.interp(x, xp, fp) for increasing xp (the calibrated-score map), float64.");
-    m.def("calibrated_cosines", &calibrated_cosines, py::arg("a"), py::arg("b"), py::arg("xp"), py::arg("fp"),
-          py::arg("scores").noconvert(), "Cosine matrix of a and b (returned) and its calibrated scores (written to scores).");
     m.def("warp_affine", &warp_affine, py::arg("frame"), py::arg("bgr"), py::arg("matrix"), py::arg("width"),
           py::arg("height"), py::arg("targets"),
           "cv2.warpAffine(frame, matrix, (width, height)) INTER_LINEAR/BORDER_CONSTANT 0, normalised into each "

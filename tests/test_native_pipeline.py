@@ -83,9 +83,16 @@ def test_a_camera_frame_in_bgrx_with_padded_rows_is_the_photo(service, images):
 
 
 def test_the_crop_property_is_the_reference_crop(service, images):
-    from edge_face.pipeline.align import align
+    """One crop path: LocatedFace.crop and align both go through the native switch, and either way they are
+    cv2.warpAffine's bytes."""
+    from edge_face.native import reference
+    from edge_face.pipeline.align import align, alignment_matrix
 
     image = images["obama.jpg"]
     (face,) = service.locate(image)
     det = service.detector.detect(image)
-    np.testing.assert_array_equal(face.crop, align(image, det[0].landmarks))
+    want = reference.warp_affine(image, alignment_matrix(det[0].landmarks), 112, 112)
+    for flag in (True, False):
+        with native.use_native(flag):
+            np.testing.assert_array_equal(face.crop, want)
+            np.testing.assert_array_equal(align(image, det[0].landmarks), want)

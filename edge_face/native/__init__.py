@@ -8,9 +8,11 @@ reference (edge_face.native.reference) otherwise; the two produce the same value
 - face_tensors: decoded frame + alignment matrix -> each model's input tensor, in one pass (warp, colour order,
   normalisation or quantization, layout, mirrored batch slot);
 - letterbox: decoded frame -> the detector's input tensor (resize, padding, colour order, normalisation);
-- cosine_matrix, interp, calibrated_cosines: scoring.
-Frames are (H, W, C) uint8 arrays in any layout of `reference.LAYOUTS` (BGR, RGB, picamera2's BGRX/RGBX ...),
-with any strides (padded rows, views).
+- crop: the aligned BGR crop itself (the one crop path of the service);
+- cosine_matrix, interp: scoring.
+Frames are (H, W, C) uint8 arrays in any layout of `edge_face.models.contract.LAYOUTS` (BGR, RGB, picamera2's
+BGRX/RGBX ...), with any strides (padded rows, views); each model's tensor is described by its
+`edge_face.models.contract.InputSpec`.
 """
 from __future__ import annotations
 
@@ -21,17 +23,16 @@ from typing import Iterator
 
 import numpy as np
 
+from edge_face.models.contract import InputSpec, check_frame
 from edge_face.native import reference
-from edge_face.native.reference import LAYOUTS, PICAMERA2_FORMATS, InputSpec
 
 try:  # the extension is built by `pip install`; a source checkout without a build still works
     from edge_face import _native  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on the install
     _native = None
 
-__all__ = ["AVAILABLE", "ENABLED", "InputSpec", "LAYOUTS", "PICAMERA2_FORMATS", "calibrated_cosines",
-           "cosine_matrix", "crop", "enabled", "face_tensors", "interp", "letterbox", "set_enabled",
-           "use_native"]
+__all__ = ["AVAILABLE", "ENABLED", "cosine_matrix", "crop", "enabled", "face_tensors", "interp", "letterbox",
+           "set_enabled", "use_native"]
 
 AVAILABLE = _native is not None and hasattr(_native, "warp_affine")
 ENABLED = AVAILABLE and os.environ.get("EDGE_FACE_NATIVE", "1") != "0"
@@ -79,7 +80,7 @@ def face_tensors(frame: np.ndarray, layout: str, matrix: np.ndarray, specs: list
     onto the crop. One warp per crop size, written to every tensor of that size."""
     if not enabled():
         return reference.face_tensors(frame, layout, matrix, specs)
-    bgr = reference.check_frame(frame, layout)
+    bgr = check_frame(frame, layout)
     m = np.ascontiguousarray(matrix, np.float64)
     out: list[np.ndarray | None] = [None] * len(specs)
     for size in dict.fromkeys((s.width, s.height) for s in specs):
@@ -110,7 +111,7 @@ def letterbox(frame: np.ndarray, layout: str, spec: InputSpec, size: tuple[int, 
     elsewhere, normalised per `spec`."""
     if not enabled() or spec.mirror:
         return reference.letterbox(frame, layout, spec, size, interpolation)
-    bgr = reference.check_frame(frame, layout)
+    bgr = check_frame(frame, layout)
     h, w = frame.shape[:2]
     sw, sh = size
     if (sw, sh) == (w, h):
@@ -140,16 +141,3 @@ def interp(x: np.ndarray | float, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
         return _native.interp(np.asarray(x, np.float64), np.ascontiguousarray(xp, np.float64),
                               np.ascontiguousarray(fp, np.float64))
     return reference.interp(x, xp, fp)
-
-
-def calibrated_cosines(a: np.ndarray, b: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(cosine matrix of a and b, its calibrated scores) in one call."""
-    if enabled() and len(xp) >= 2:
-        a = np.ascontiguousarray(a, np.float32)
-        b = np.ascontiguousarray(b, np.float32)
-        scores = np.empty((a.shape[0], b.shape[0]), np.float64)
-        cos = _native.calibrated_cosines(a, b, np.ascontiguousarray(xp, np.float64),
-                                         np.ascontiguousarray(fp, np.float64), scores)
-        return cos, scores
-    cos = reference.cosine_matrix(a, b)
-    return cos, reference.interp(cos, xp, fp)

@@ -1,48 +1,16 @@
 """The reference of every native routine: OpenCV + NumPy, the definition the C++ code is tested against.
 
 This is also the path that runs with `EDGE_FACE_NATIVE=0`. The native kernels restate OpenCV's arithmetic bit for
-bit, so that both paths produce the same tensors; the functions `numpy_*` at the end restate that arithmetic once
-more in NumPy, as its written-down form and to test the C++ where cv2 itself is not the same (another OpenCV
-build, output widths where cv2's vector loop leaves a scalar tail).
+bit, so that both paths produce the same tensors. The input contract both paths implement (pixel layouts,
+InputSpec) is edge_face.models.contract; OpenCV's arithmetic restated once more in NumPy, to test the C++ where
+cv2 itself is not the same, is in tests/support/oracles.py.
 """
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass
-from functools import cached_property
 
 import cv2
 import numpy as np
 
-# Channel layouts of a decoded frame, named by byte order in memory: the index of B, G and R in a pixel, and
-# the number of channels. picamera2 names its formats by the 32-bit word instead (little-endian): see
-# PICAMERA2_FORMATS.
-LAYOUTS: dict[str, tuple[tuple[int, int, int], int]] = {
-    "bgr": ((0, 1, 2), 3),
-    "rgb": ((2, 1, 0), 3),
-    "bgrx": ((0, 1, 2), 4),
-    "rgbx": ((2, 1, 0), 4),
-    "xbgr": ((1, 2, 3), 4),
-    "xrgb": ((3, 2, 1), 4),
-}
-PICAMERA2_FORMATS = {"RGB888": "bgr", "BGR888": "rgb", "XRGB8888": "bgrx", "XBGR8888": "rgbx"}
-
-_QRANGE = {"int8": (-128, 127), "uint8": (0, 255)}
-
-
-def layout_of(name: str) -> tuple[tuple[int, int, int], int]:
-    key = PICAMERA2_FORMATS.get(name, name).lower()
-    if key not in LAYOUTS:
-        raise ValueError(f"unknown pixel layout {name!r}: use one of {sorted(LAYOUTS)} or {sorted(PICAMERA2_FORMATS)}")
-    return LAYOUTS[key]
-
-
-def check_frame(frame: np.ndarray, layout: str) -> tuple[int, int, int]:
-    """The B, G, R indices of a (H, W, C) uint8 frame in `layout`; ValueError if it does not fit."""
-    bgr, channels = layout_of(layout)
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != channels:
-        raise ValueError(f"a {layout} frame is a (H, W, {channels}) uint8 array, got {frame.dtype} {frame.shape}")
-    return bgr
+from edge_face.models.contract import InputSpec, check_frame
 
 
 def to_bgr(frame: np.ndarray, layout: str = "bgr") -> np.ndarray:
@@ -51,79 +19,6 @@ def to_bgr(frame: np.ndarray, layout: str = "bgr") -> np.ndarray:
     if bgr == (0, 1, 2) and frame.shape[2] == 3:
         return np.ascontiguousarray(frame)
     return np.ascontiguousarray(frame[:, :, list(bgr)])
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """A model's input tensor: size, channel order, normalisation, element type and layout.
-
-    Pixel values v (8-bit) become (v - mean[c]) / std[c] in float32, per model channel c; for an int8/uint8 tensor
-    that value is then quantized as round(value / scale) + zero_point (half to even), clipped to the type's range.
-    `mirror`: the batch holds two images, the second one the first mirrored left-right.
-    """
-
-    height: int
-    width: int
-    order: str = "rgb"  # the model's channel order: "rgb" or "bgr"
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    dtype: str = "float32"  # "float32", "int8" or "uint8"
-    scale: float = 0.0  # quantized tensors: real value = scale * (q - zero_point)
-    zero_point: int = 0
-    nchw: bool = False
-    mirror: bool = False
-
-    def __post_init__(self) -> None:
-        if self.order not in ("rgb", "bgr"):
-            raise ValueError(f"order must be rgb or bgr, not {self.order!r}")
-        if self.dtype not in ("float32", "int8", "uint8"):
-            raise ValueError(f"unsupported input type {self.dtype!r}")
-        if self.dtype != "float32" and not self.scale > 0:
-            raise ValueError(f"a {self.dtype} input needs its quantization scale")
-
-    @property
-    def batch(self) -> int:
-        return 2 if self.mirror else 1
-
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        n, h, w = self.batch, self.height, self.width
-        return (n, 3, h, w) if self.nchw else (n, h, w, 3)
-
-    @property
-    def src(self) -> tuple[int, int, int]:
-        """For each model channel, which of B (0), G (1), R (2) it takes."""
-        return (2, 1, 0) if self.order == "rgb" else (0, 1, 2)
-
-    def values(self, bgr: np.ndarray) -> np.ndarray:
-        """(..., 3) BGR uint8 -> (..., 3) tensor values in the model's channel order: THE normalisation."""
-        x = bgr[..., list(self.src)] if self.src != (0, 1, 2) else bgr
-        y = x.astype(np.float32)
-        mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
-        if np.any(mean != 0):
-            y = y - mean
-        if np.any(std != 1):
-            y = y / std
-        if self.dtype == "float32":
-            return y
-        lo, hi = _QRANGE[self.dtype]
-        q = np.rint(y.astype(np.float64) / self.scale) + self.zero_point
-        return np.clip(q, lo, hi).astype(self.dtype)
-
-    @cached_property
-    def lut(self) -> np.ndarray:
-        """(3, 256): model channel c, 8-bit value v -> tensor value; the same formula as `values`."""
-        v = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
-        return np.ascontiguousarray(self.values(v).T)
-
-    def tensor(self, crop: np.ndarray) -> np.ndarray:
-        """One (height, width, 3) BGR uint8 image -> the model's input tensor (`shape`)."""
-        x = self.values(crop)
-        if self.mirror:
-            x = np.stack([x, x[:, ::-1]])
-        else:
-            x = x[None]
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2) if self.nchw else x)
 
 
 def warp_affine(bgr: np.ndarray, matrix: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -183,138 +78,3 @@ def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def interp(x: np.ndarray | float, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """The calibrated-score map: piecewise linear through the knots (xp increasing)."""
     return np.interp(np.asarray(x, np.float64), xp, fp)
-
-
-# --- OpenCV's arithmetic, restated in NumPy -------------------------------------------------------------------
-
-def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """float32 a * b + c rounded once (the product is exact in float64; the sum rounds to float64 and then to
-    float32, which is the single rounding for the operands of these kernels)."""
-    return (np.float64(1) * a * b + c).astype(np.float32)
-
-
-def _invert_affine(m: np.ndarray) -> np.ndarray:
-    m = np.asarray(m, np.float64).reshape(6).copy()
-    d = m[0] * m[4] - m[1] * m[3]
-    d = 1.0 / d if d != 0 else 0.0
-    a11, a22 = m[4] * d, m[0] * d
-    m[0], m[1], m[3], m[4] = a11, m[1] * -d, m[3] * -d, a22
-    b1 = -m[0] * m[2] - m[1] * m[5]
-    b2 = -m[3] * m[2] - m[4] * m[5]
-    m[2], m[5] = b1, b2
-    return m
-
-
-def numpy_warp_affine(bgr: np.ndarray, matrix: np.ndarray, width: int, height: int) -> np.ndarray:
-    """cv2.warpAffine INTER_LINEAR / BORDER_CONSTANT 0 on 8-bit images as OpenCV >= 4.11 computes it
-    (imgproc/src/warp_kernels.simd.hpp): the inverse matrix in float32; per pixel the source point
-    (fma(M0, x, y*M1 + M2), fma(M3, x, y*M4 + M5)), the row terms with two roundings; the blend
-    f0 = fma(ax, p01 - p00, p00), f1 = fma(ax, p11 - p10, p10), fma(ay, f1 - f0, f0) in float32; neighbours outside
-    the image are 0; round half to even, saturate."""
-    f32 = np.float32
-    im = _invert_affine(matrix).astype(f32)
-    h, w = bgr.shape[:2]
-    ys = np.arange(height, dtype=f32)[:, None]
-    xs = np.broadcast_to(np.arange(width, dtype=f32)[None, :], (height, width))
-    mx = np.broadcast_to(ys * im[1] + im[2], (height, width))
-    my = np.broadcast_to(ys * im[4] + im[5], (height, width))
-    sx = _fma32(np.full((height, width), im[0]), xs, mx)
-    sy = _fma32(np.full((height, width), im[3]), xs, my)
-    fx, fy = np.floor(sx), np.floor(sy)
-    ax, ay = (sx - fx)[..., None], (sy - fy)[..., None]
-    big = np.float32(4 * max(h, w) + 16)  # far outside either way: keeps the integer conversion defined
-    ix = np.clip(fx, -big, big).astype(np.int64)
-    iy = np.clip(fy, -big, big).astype(np.int64)
-    img = bgr.astype(f32)
-
-    def at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
-        inside = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
-        v = img[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
-        v[~inside] = 0
-        return v
-
-    p00, p01, p10, p11 = at(iy, ix), at(iy, ix + 1), at(iy + 1, ix), at(iy + 1, ix + 1)
-    ax3, ay3 = np.broadcast_to(ax, p00.shape), np.broadcast_to(ay, p00.shape)
-    f0 = _fma32(ax3, p01 - p00, p00)
-    f1 = _fma32(ax3, p11 - p10, p10)
-    return np.clip(np.rint(_fma32(ay3, f1 - f0, f0)), 0, 255).astype(np.uint8)
-
-
-def numpy_resize_linear(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
-    """cv2.resize INTER_LINEAR on 8-bit images (resize.cpp, HResizeLinear / VResizeLinear 32s8u): weights
-    round((1 - f) * 2048), round(f * 2048) from the float32 fraction of (d + 0.5) * scale - 0.5; columns clamped
-    to the image with weight 2048 at the ends; rows not clamped in weight, only in index; the vertical blend
-    (((b0 * (S0 >> 4)) >> 16) + ((b1 * (S1 >> 4)) >> 16) + 2) >> 2."""
-
-    def axis(n_src: int, n_dst: int, clamp: bool):
-        scale = 1.0 / (n_dst / n_src)
-        f = ((np.arange(n_dst) + 0.5) * scale - 0.5).astype(np.float32)
-        s = np.floor(f).astype(np.int64)
-        f = (f - s).astype(np.float32)
-        if clamp:
-            f[s < 0], s[s < 0] = 0, 0
-            hi = s >= n_src - 1
-            f[hi], s[hi] = 0, n_src - 1
-        a1 = np.rint(f * np.float32(2048)).astype(np.int64)
-        a0 = np.rint((np.float32(1) - f) * np.float32(2048)).astype(np.int64)
-        return np.clip(s, 0, n_src - 1), np.clip(s + 1, 0, n_src - 1), a0, a1
-
-    h, w = bgr.shape[:2]
-    x0, x1, a0, a1 = axis(w, width, True)
-    y0, y1, b0, b1 = axis(h, height, False)
-    img = bgr.astype(np.int64)
-    rows = img[:, x0] * a0[None, :, None] + img[:, x1] * a1[None, :, None]
-    s0, s1 = rows[y0], rows[y1]
-    out = (((b0[:, None, None] * (s0 >> 4)) >> 16) + ((b1[:, None, None] * (s1 >> 4)) >> 16) + 2) >> 2
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def _area_tab(n_src: int, n_dst: int, scale: float) -> list[list[tuple[int, np.float32]]]:
-    tabs = []
-    for d in range(n_dst):
-        f1 = d * scale
-        f2 = f1 + scale
-        cell = min(scale, n_src - f1)
-        s1, s2 = math.ceil(f1), math.floor(f2)
-        s2 = min(s2, n_src - 1)
-        s1 = min(s1, s2)
-        taps = []
-        if s1 - f1 > 1e-3:
-            taps.append((s1 - 1, np.float32((s1 - f1) / cell)))
-        taps += [(s, np.float32(1.0 / cell)) for s in range(s1, s2)]
-        if f2 - s2 > 1e-3:
-            taps.append((s2, np.float32(min(min(f2 - s2, 1.0), cell) / cell)))
-        tabs.append(taps)
-    return tabs
-
-
-def numpy_resize_area(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
-    """cv2.resize INTER_AREA shrinking 8-bit images (resize.cpp): whole-number factors average integer sums
-    ((sum + 2) >> 2 for 2x2, round(sum * float32(1 / area)) otherwise); other factors accumulate float32 area
-    weights (computeResizeAreaTab) row by row in OpenCV's order, then round half to even."""
-    h, w, c = bgr.shape
-    sx, sy = 1.0 / (width / w), 1.0 / (height / h)
-    kx, ky = round(sx), round(sy)
-    if abs(sx - kx) < np.finfo(np.float64).eps and abs(sy - ky) < np.finfo(np.float64).eps:
-        s = bgr[:height * ky, :width * kx].astype(np.int64).reshape(height, ky, width, kx, c).sum((1, 3))
-        if kx == 2 and ky == 2:
-            return ((s + 2) >> 2).astype(np.uint8)
-        return np.clip(np.rint(s.astype(np.float32) * np.float32(1.0 / (kx * ky))), 0, 255).astype(np.uint8)
-    xt, yt = _area_tab(w, width, sx), _area_tab(h, height, sy)
-    k = max(len(t) for t in xt)
-    idx = np.zeros((width, k), np.int64)
-    alpha = np.zeros((width, k), np.float32)
-    for d, taps in enumerate(xt):
-        for j, (s, a) in enumerate(taps):
-            idx[d, j], alpha[d, j] = s, a
-    img = bgr.astype(np.float32)
-    buf = np.zeros((h, width, c), np.float32)
-    for j in range(k):  # taps in order; a missing tap adds 0 * pixel = 0, which changes nothing
-        buf = buf + img[:, idx[:, j]] * alpha[None, :, j, None]
-    out = np.zeros((height, width, c), np.float32)
-    for d, taps in enumerate(yt):
-        acc = np.zeros((width, c), np.float32)
-        for s, beta in taps:
-            acc = acc + beta * buf[s]
-        out[d] = acc
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -3,13 +3,13 @@
 Alignment dominates accuracy (MODELS.md: a plain box crop costs MobileFaceNet 11 points on LFW), so every embedder
 sees faces warped by the same least-squares similarity transform (Umeyama, no reflection). The service keeps the
 matrix (`alignment_matrix`) and lets edge_face.native warp each face straight into the models' input tensors;
-`align` is the crop itself (cv2.warpAffine, the reference of that warp).
+`align` is the crop itself, through the same switch (native core or its cv2 reference), so there is one crop path.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from edge_face.native import reference
+from edge_face import native
 
 TEMPLATE_112 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
@@ -43,5 +43,6 @@ def alignment_matrix(landmarks: np.ndarray, size: int = 112) -> np.ndarray:
 
 
 def align(bgr: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray:
-    """The face warped onto the template (scaled to `size`), bilinear, black outside the photo."""
-    return reference.warp_affine(bgr, alignment_matrix(landmarks, size), size, size)
+    """The BGR face warped onto the template (scaled to `size`), bilinear, black outside the photo: native.crop,
+    so the same bytes as the crop the embedders see (LocatedFace.crop)."""
+    return native.crop(bgr, "bgr", alignment_matrix(landmarks, size), size, size)

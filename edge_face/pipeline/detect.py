@@ -12,7 +12,7 @@ import numpy as np
 
 from edge_face import native
 from edge_face.backends import Runner
-from edge_face.native import InputSpec
+from edge_face.models.contract import InputSpec
 from edge_face.pipeline.types import Face
 
 STRIDES = (8, 16, 32)
@@ -82,7 +82,8 @@ class YuNetDetector:
         return x, scale
 
     def detect(self, frame: np.ndarray, score_threshold: float | None = None, layout: str = "bgr") -> list[Face]:
-        """Faces sorted by score, in the pixel frame of `frame` (BGR by default; any layout of native.LAYOUTS)."""
+        """Faces sorted by score, in the pixel frame of `frame` (BGR by default; any layout of
+        edge_face.models.contract.LAYOUTS)."""
         threshold = self.score_threshold if score_threshold is None else score_threshold
         x, scale = self._input(frame, layout)
         outputs = self.runner.run(x)

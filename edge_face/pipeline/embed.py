@@ -13,7 +13,7 @@ import numpy as np
 
 from edge_face import native
 from edge_face.backends import Runner
-from edge_face.native import InputSpec
+from edge_face.models.contract import InputSpec
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
