@@ -74,7 +74,7 @@ class LocatedFace:
     matrix: np.ndarray
     rect: Rect
     score: float
-    layout: str = "bgr"  # pixel layout of `frame` (edge_face.native.LAYOUTS)
+    layout: str = "bgr"  # pixel layout of `frame` (edge_face.models.contract.LAYOUTS)
 
     @cached_property
     def crop(self) -> np.ndarray:
