@@ -13,12 +13,14 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from edge_face.api import aksk
 from edge_face.api.errors import ApiError
 from edge_face.api.frs_errors import (
     BAD_BASE64,
@@ -31,6 +33,7 @@ from edge_face.api.frs_errors import (
     NO_FACE,
     NO_SUCH_API,
     NOT_JSON,
+    WRONG_PROJECT,
     FrsError,
     from_api_error,
 )
@@ -116,19 +119,38 @@ def _digest(text: str) -> bytes:
 
 @bp.before_request
 def _authenticate() -> None:
-    """X-Auth-Token is mandatory (FRS.0010 when absent); with tokens configured it must be one of them (FRS.0002,
-    403), compared in constant time. Without configured tokens any token passes (API.md: optional, like api_keys)."""
-    token = request.headers.get("X-Auth-Token", "").strip()
-    if not token:
-        raise FrsError(MISSING_HEADER, "X-Auth-Token is required.")
-    tokens = state().config.frs_tokens
-    if not tokens:
-        return
-    ok = False
-    for known in tokens:  # no early exit: the time taken does not depend on which token matched
-        ok |= hmac.compare_digest(_digest(token), _digest(known))
-    if not ok:
-        raise FrsError(BAD_TOKEN)
+    """An `Authorization: SDK-HMAC-SHA256 ...` header is an AK/SK signature, verified against frs_credentials
+    (api/aksk.py; FRS.0002, 403). Otherwise X-Auth-Token is mandatory (FRS.0010 when absent) and must be one of
+    frs_tokens (FRS.0002, 403), compared in constant time. With neither tokens nor credentials configured, any token
+    or signature passes (API.md: optional, like api_keys). With frs_project_id set, the path's project id (and
+    X-Project-Id, which Huawei's SDK sends) must be it (FRS.0028, 403)."""
+    config = state().config
+    configured = bool(config.frs_tokens or config.frs_credentials)
+    if aksk.is_signed(request.headers.get("Authorization")):
+        if configured:
+            _verify_signature(config)
+    else:
+        token = request.headers.get("X-Auth-Token", "").strip()
+        if not token:
+            raise FrsError(MISSING_HEADER, "X-Auth-Token is required.")
+        ok = not configured
+        for known in config.frs_tokens:  # no early exit: the time taken does not depend on which token matched
+            ok |= hmac.compare_digest(_digest(token), _digest(known))
+        if not ok:
+            raise FrsError(BAD_TOKEN)
+    project = (request.view_args or {}).get("project_id")
+    if config.frs_project_id and {project, request.headers.get("X-Project-Id", project)} != {config.frs_project_id}:
+        raise FrsError(WRONG_PROJECT)
+
+
+def _verify_signature(config: Config) -> None:
+    try:  # the exact body bytes, cached: the form parser and _collect read them from the cache afterwards
+        aksk.verify(request.method, request.script_root + request.path, request.query_string, request.headers,
+                    request.get_data(cache=True), config.frs_credentials, time.time(), config.frs_signature_skew)
+    except aksk.MissingHeader as exc:
+        raise FrsError(MISSING_HEADER, str(exc)) from None
+    except aksk.SignatureError as exc:
+        raise FrsError(BAD_TOKEN, str(exc)) from None
 
 
 # --- request body -> photo bytes ----------------------------------------------------------------------------
