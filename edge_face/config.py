@@ -5,6 +5,7 @@ Validated once at start so that a bad value stops the service with a message nam
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -82,6 +83,14 @@ class Config:
     # passes, as with api_keys); image*_url is refused unless it names a file inside frs_image_dir (empty: off).
     frs_tokens: tuple[str, ...] = field(default=(), repr=False)
     frs_image_dir: str = ""
+    # AK/SK signatures of Huawei's SDKs (api/aksk.py): access key -> secret key, in the secrets file. Tokens and
+    # credentials are optional together: with either configured, a request needs a configured token or a signature
+    # by a configured key. frs_signature_skew: seconds X-Sdk-Date may be away from this device's clock (Huawei's
+    # gateway: 15 minutes); a captured request is refused after it. frs_project_id: when set, requests for another
+    # project id are refused (FRS.0028); empty: any project id.
+    frs_credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    frs_signature_skew: float = 900.0
+    frs_project_id: str = ""
     # Seals the liveness packages of camera sessions (1.3): 64 hex digits (AES-256). Empty: a random key per
     # process, so packages stop opening after a restart. device_id names this device inside its packages
     # (empty: derived from /etc/machine-id, else the host name).
@@ -118,6 +127,12 @@ class Config:
             raise ConfigError("backend.kind = \"delegate\" needs backend.library (the delegate's .so path)")
         if self.request_timeout < 0:
             raise ConfigError("request_timeout must be >= 0 seconds (0: no limit)")
+        for access, secret in self.frs_credentials.items():
+            if not _ACCESS_KEY.fullmatch(access) or not secret:  # quotes neither: a key may be a misplaced secret
+                raise ConfigError("frs_credentials: each access key must be 1..128 letters, digits, '-', '_' or "
+                                  "'.', with a non-empty secret key")
+        if self.frs_signature_skew <= 0:
+            raise ConfigError("frs_signature_skew must be > 0 seconds")
         if self.frs_image_dir and not Path(self.frs_image_dir).is_dir():
             raise ConfigError(f"frs_image_dir {self.frs_image_dir} is not a directory")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
@@ -152,10 +167,13 @@ class Config:
 
 
 _ENV_PREFIX = "EDGE_FACE_"
+# An access key goes into "Authorization: SDK-HMAC-SHA256 Access=<ak>, ...": no separators, no spaces.
+_ACCESS_KEY = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 # What the secrets file may hold: the keys of the vendor cipher, API keys, and (where those features exist)
-# FRS tokens and the device sealing key. Anything else there is refused, so it stays a file of secrets only.
-SECRET_SETTINGS = ("aes_key", "aes_iv", "api_keys", "frs_tokens", "device_key")
+# FRS tokens and AK/SK credentials, and the device sealing key. Anything else there is refused, so it stays a file
+# of secrets only.
+SECRET_SETTINGS = ("aes_key", "aes_iv", "api_keys", "frs_tokens", "frs_credentials", "device_key")
 
 
 def secret_values(config: Config) -> list[str]:

@@ -97,8 +97,10 @@ aes_key = "$KEY"
 aes_iv = "$IV"
 # Clients send "Authorization: Bearer <key>" or "X-API-Key: <key>"; an empty list turns the check off.
 api_keys = ["$API"]
-# Huawei FRS clients: accepted X-Auth-Token values.
+# Huawei FRS clients: accepted X-Auth-Token values, and the AK/SK pairs of Huawei's SDKs (access key = secret key).
+# With either configured, every FRS request needs one of them.
 # frs_tokens = ["..."]
+# frs_credentials = { EXAMPLEACCESSKEY = "..." }
 # Seals the liveness packages of camera sessions (SenseID 1.3): 64 hex digits, never shared with clients.
 device_key = "$DEV"
 EOF

@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from flask import Blueprint, Response, request
 
 from edge_face import routes
+from edge_face.api import aksk
 from edge_face.api.auth import matches_any
 from edge_face.api.frs_errors import (
     BAD_BASE64,
@@ -25,6 +27,7 @@ from edge_face.api.frs_errors import (
     MISSING_HEADER,
     MISSING_PARAMETER,
     NOT_JSON,
+    WRONG_PROJECT,
     FrsError,
 )
 from edge_face.api.handlers import frs_respond
@@ -50,14 +53,35 @@ MIN_FACE_SIDE = 80  # exclusive
 
 @bp.before_request
 def _authenticate() -> None:
-    """X-Auth-Token is mandatory (FRS.0010 when absent); with tokens configured it must be one of them (FRS.0002,
-    403), compared in constant time. Without configured tokens any token passes (API.md: optional, like api_keys)."""
-    token = request.headers.get("X-Auth-Token", "").strip()
-    if not token:
-        raise FrsError(MISSING_HEADER, "X-Auth-Token is required.")
-    tokens = state().config.frs_tokens
-    if tokens and not matches_any([token], tokens):
-        raise FrsError(BAD_TOKEN)
+    """An `Authorization: SDK-HMAC-SHA256 ...` header is an AK/SK signature, verified against frs_credentials
+    (api/aksk.py; FRS.0002, 403). Otherwise X-Auth-Token is mandatory (FRS.0010 when absent) and must be one of
+    frs_tokens (FRS.0002, 403), compared in constant time. With neither tokens nor credentials configured, any token
+    or signature passes (API.md: optional, like api_keys). With frs_project_id set, the path's project id (and
+    X-Project-Id, which Huawei's SDK sends) must be it (FRS.0028, 403)."""
+    config = state().config
+    configured = bool(config.frs_tokens or config.frs_credentials)
+    if aksk.is_signed(request.headers.get("Authorization")):
+        if configured:
+            _verify_signature(config)
+    else:
+        token = request.headers.get("X-Auth-Token", "").strip()
+        if not token:
+            raise FrsError(MISSING_HEADER, "X-Auth-Token is required.")
+        if configured and not matches_any([token], config.frs_tokens):
+            raise FrsError(BAD_TOKEN)
+    project = (request.view_args or {}).get("project_id")
+    if config.frs_project_id and {project, request.headers.get("X-Project-Id", project)} != {config.frs_project_id}:
+        raise FrsError(WRONG_PROJECT)
+
+
+def _verify_signature(config: Config) -> None:
+    try:  # the exact body bytes, cached: the form parser and _collect read them from the cache afterwards
+        aksk.verify(request.method, request.script_root + request.path, request.query_string, request.headers,
+                    request.get_data(cache=True), config.frs_credentials, time.time(), config.frs_signature_skew)
+    except aksk.MissingHeader as exc:
+        raise FrsError(MISSING_HEADER, str(exc)) from None
+    except aksk.SignatureError as exc:
+        raise FrsError(BAD_TOKEN, str(exc)) from None
 
 
 # --- request body -> photo bytes ----------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """The Huawei FRS error table as data (API.md §2, Huawei's "Error Codes" page), and its one exception.
 
-The codes FRS.0002 and FRS.0010-0015 and FRS.0501 are Huawei's. Huawei's manual names no code for a server-side
-failure of an on-device service, so FRS.0500 (internal error, 500/503) is an edge_face **decision**; unknown paths
-and methods under /v2/ get the API gateway's APIGW.0101 (404/405), as Huawei's gateway answers them.
+The codes FRS.0002, FRS.0010-0015, FRS.0028 and FRS.0501 are Huawei's. Huawei's manual names no code for a
+server-side failure of an on-device service, so FRS.0500 (internal error, 500/503) is an edge_face **decision**;
+unknown paths and methods under /v2/ get the API gateway's APIGW.0101 (404/405), as Huawei's gateway answers them.
+FRS.0028 is "the project ID does not match the token" in Huawei's FAQ, which gives no status: 403 like FRS.0002 is a
+decision. So is FRS.0002 (403) for a refused AK/SK signature (api/aksk.py), which Huawei's gateway answers with
+APIGW.0301 (401): FRS clients already handle FRS.0002.
 Every FRS response is Huawei's shape: {"error_code": "FRS.xxxx", "error_msg": "..."}; the request id is only in
 the X-Request-Id header, so strict clients see exactly the keys they expect.
 """
@@ -36,6 +39,7 @@ _TABLE = (
     FrsErrorSpec("FRS.0013", "The face image size is too large or too small.", 400),
     FrsErrorSpec("FRS.0014", "The input is not in JSON format.", 400),
     FrsErrorSpec("FRS.0015", "An error occurred when parsing the Base64 image.", 400),
+    FrsErrorSpec("FRS.0028", "The project ID does not match the credentials.", 403),
     FrsErrorSpec("FRS.0500", "Internal error.", 500),  # decision: Huawei names no code for this
     FrsErrorSpec("FRS.0501", "Detect no face, check out your picture.", 400),
     FrsErrorSpec("APIGW.0101", "The API does not exist or has not been published in the environment.", 404),
@@ -49,6 +53,7 @@ BAD_PARAMETER = "FRS.0012"
 BAD_SIZE = "FRS.0013"
 NOT_JSON = "FRS.0014"
 BAD_BASE64 = "FRS.0015"
+WRONG_PROJECT = "FRS.0028"
 INTERNAL = "FRS.0500"
 NO_FACE = "FRS.0501"
 NO_SUCH_API = "APIGW.0101"
