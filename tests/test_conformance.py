@@ -3,7 +3,10 @@ fields and every documented code, each row one request; the message of every Sen
 vendor's field value for its code (API.md "Responses")."""
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
+from importlib import resources
 
 import pytest
 import requests
@@ -12,6 +15,9 @@ from edge_face.api.errors import ERRORS
 from tests.support import conformance as table
 from tests.support.media import DEVICE_ID, DEVICE_KEY, Media
 
+# The message pattern the OpenAPI document promises (vendor text, then ": detail"): the served errors must match it.
+MESSAGE = re.compile(json.loads(resources.files("edge_face.api").joinpath("openapi.json").read_text("utf-8"))
+                     ["components"]["schemas"]["SenseIdError"]["properties"]["message"]["pattern"])
 BODY_LIMIT = 16 * 1024 * 1024  # over a 5-MB photo's form (the 2004 rows), small enough for the 413 row
 
 
@@ -38,7 +44,7 @@ def test_row(kit, row):
         assert body["request_id"] == resp.headers["X-Request-Id"]
         if row.status != 200:
             assert list(body) == ["code", "message", "request_id"], body
-            assert body["message"].startswith(ERRORS[row.code].message + ": "), body
+            assert body["message"].startswith(ERRORS[row.code].message + ": ") and MESSAGE.match(body["message"]), body
             assert row.detail in body["message"], body
     if row.check is not None:
         assert row.check(body), body
