@@ -224,6 +224,9 @@ CODE_ROWS: list[Row] = [
     _senseid("1.4", "video-undecodable", lambda k: _video(k, b"not a video " * 20), 400, 2008, "decoded"),
     _senseid("1.4", "video-short-is-short_time", lambda k: _video(k, k.media.short_video) + [("return_status", "1")],
              200, 1000, check=_liveness("short_time", False)),
+    _senseid("1.4", "short-video-without-face-is-short_time",
+             lambda k: _video(k, k.media.short_faceless_video) + [("return_status", "true")], 200, 1000,
+             check=_liveness("short_time", False)),
     _senseid("1.4", "video-without-face", lambda k: _video(k, k.media.faceless_video), 400, 4007, "no face"),
     _senseid("1.4", "return_status-true", lambda k: _video(k) + [("return_status", "true"), ("return_image", "true")],
              200, 1000, check=lambda b: b["liveness_status"] in ("ok", "hack")
@@ -234,6 +237,8 @@ CODE_ROWS: list[Row] = [
     _senseid("3.1", "video-bad-base64", lambda k: [("encrypted_video", "not*base64!")], 400, 1200, "encrypted_video"),
     _senseid("3.1", "video-short", lambda k: [("encrypted_video", k.enc(k.media.short_video))], 400, 2008,
              "less than 2 s"),
+    _senseid("3.1", "short-video-without-face", lambda k: [("encrypted_video", k.enc(k.media.short_faceless_video))],
+             400, 2008, "less than 2 s"),
     _senseid("3.1", "video-undecodable", lambda k: [("encrypted_video", k.enc(b"not a video " * 20))], 400, 2008,
              "decoded"),
     _senseid("3.1", "video-without-face", lambda k: [("encrypted_video", k.enc(k.media.faceless_video))], 400, 4007,
