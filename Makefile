@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean fuzz install-appliance soak browser
+.PHONY: setup serve test fixtures models peer bench-lfw bench-detect bench-http clean fuzz install-appliance soak browser java
 
 setup: $(VENV)/.installed
 
@@ -28,7 +28,16 @@ browser:
 	  else echo "chromium not installed and not root: the kiosk browser tests will skip"; fi; \
 	fi
 
-test: setup fixtures browser
+# Debian's JDK and Apache HttpClient 4 for the SenseID manual's Java sample (tests/vendor/java): installed when
+# missing and we are root (CI), else tests/test_vendor_senseid_java.py skips with the reason.
+java:
+	@if ! command -v javac >/dev/null || [ ! -f /usr/share/java/httpclient.jar ] || [ ! -f /usr/share/java/httpcore.jar ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jdk-headless libhttpclient-java; \
+	  else echo "javac or Apache HttpClient not installed and not root: the Java vendor-sample tests will skip"; fi; \
+	fi
+
+test: setup fixtures browser java
 	$(BIN)/python -m pytest -q
 
 # Rebuild the model artefacts in models/ from the pinned registry packages (needs TensorFlow; not part of `test`).

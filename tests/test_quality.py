@@ -1,12 +1,10 @@
 """Quality (§2.1) fields and the 4004 occlusion gate on real photos with the real models; 2.1 over real HTTP."""
 from __future__ import annotations
 
-import io
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from edge_face.bench.occluders import draw, load_mask_textures
 from edge_face.bench.pose import rotate_about
@@ -158,19 +156,9 @@ def test_quality_endpoint_lists_every_face_and_multipart_works(api, photos):
     assert tops == sorted(tops)
 
 
-def test_quality_endpoint_without_a_face_is_an_empty_list(api):
-    buf = io.BytesIO()
-    Image.new("RGB", (320, 240), (120, 140, 160)).save(buf, "PNG")
-    resp = api.post(QUALITY, {"encrypted_image": api.encrypt(buf.getvalue())})
-    assert resp.status_code == 200 and resp.json()["faces"] == [] and resp.json()["code"] == 1000
-
-
 @pytest.mark.parametrize("fields,status,code", [
-    (lambda a, p: {"encrypted_image": a.encrypt((p / "obama.jpg").read_bytes()[:60_000])}, 400, 2006),
     (lambda a, p: {"encrypted_image": a.encrypt(b"not a photo at all")}, 400, 2005),
-    (lambda a, p: {}, 400, 1200),
     (lambda a, p: {"encrypted_image": "%%%"}, 400, 1200),
-    (lambda a, p: {"encrypted_image": a.encrypt((p / "obama.jpg").read_bytes()), "auto_rotate": "true"}, 400, 1200),
 ])
 def test_quality_endpoint_errors(api, photos, fields, status, code):
     resp = api.post(QUALITY, fields(api, photos))

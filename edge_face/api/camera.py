@@ -50,7 +50,7 @@ def session_body(session: SessionResult) -> dict:
 def liveness_session() -> Response:
     """Silent liveness of the person in front of the camera for `camera.session_seconds`; when live, a sealed
     package for 1.3 (Base64)."""
-    read_fields(request, ())  # no fields: refuse any, like every endpoint refuses unknown ones
+    read_fields(request, (), strict=True)  # takes no field: one sent (e.g. "seconds") is a mistake to report
     return respond(session_body(run_session()))
 
 

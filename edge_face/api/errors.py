@@ -51,14 +51,17 @@ CAMERA_TIMEOUT = 6001
 class ApiError(Exception):
     """A documented failure of a request: rendered as {"code", "message", "request_id"} with the table's status.
 
-    `message` replaces the table's text when it says more (e.g. which field); `status` overrides the table's
-    HTTP status for the documented exceptions (401 wrong key, 413 body too large, 503 not ready).
+    The message is always the vendor's field value for the code, then a colon and `detail` (which field, which
+    limit): clients that match the vendor's text ("invalid argument", ...) keep working, and no caller can forget
+    it. A detail that already starts with the vendor's text is kept as it is. `status` overrides the table's HTTP
+    status for the documented exceptions (401 wrong key, 404/405, 411, 413 body too large, 503 not ready).
     """
 
-    def __init__(self, code: int, message: str | None = None, status: int | None = None) -> None:
+    def __init__(self, code: int, detail: str | None = None, status: int | None = None) -> None:
         spec = ERRORS[code]  # an unknown code is a programming error: fail loudly
         self.code = code
-        self.message = message or spec.message
+        self.message = vendor_message(code, detail)
+        self.detail = self.message.removeprefix(spec.message).removeprefix(":").strip()  # for the FRS shape
         self.status = status or spec.status
         super().__init__(f"{self.code} {self.message}")
 
@@ -66,3 +69,9 @@ class ApiError(Exception):
         return {"code": self.code, "message": self.message}
 
 
+def vendor_message(code: int, detail: str | None = None) -> str:
+    """"<vendor field value>: <detail>" (API.md "Responses"); the bare vendor text when there is no detail."""
+    text = ERRORS[code].message
+    if not detail or detail == text or detail.startswith(text + ":"):
+        return detail or text
+    return f"{text}: {detail}"

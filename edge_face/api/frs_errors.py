@@ -76,9 +76,9 @@ class FrsError(Exception):
 def from_api_error(exc: ApiError) -> FrsError:
     """The FRS form of an error raised by the shared HTTP layer (body limit, missing length, not ready, timeout)."""
     if exc.code == INVALID_CONTENT_LENGTH:
-        return FrsError(BAD_SIZE, exc.message, exc.status)
+        return FrsError(BAD_SIZE, exc.detail, exc.status)
     if exc.code == INTERNAL_ERROR:
-        return FrsError(INTERNAL, exc.message, exc.status)
+        return FrsError(INTERNAL, exc.detail, exc.status)
     if exc.status == 411:
-        return FrsError(MISSING_HEADER, exc.message, 411)
-    return FrsError(BAD_PARAMETER, exc.message, exc.status)
+        return FrsError(MISSING_HEADER, exc.detail, 411)
+    return FrsError(BAD_PARAMETER, exc.detail, exc.status)

@@ -19,7 +19,6 @@ from edge_face.api.errors import (
     CAMERA_UNAVAILABLE,
     CORRUPTED_LIVENESS_DATA,
     DETECTION_FAILED,
-    ERRORS,
     FACE_OCCLUSION,
     INTERNAL_ERROR,
     INVALID_ARGUMENT,
@@ -47,7 +46,7 @@ _FRS_IMAGE = {"first": "image1", "second": "image2"}
 @dataclass(frozen=True)
 class Rule:
     """How one domain exception is answered. `code` may depend on the exception (a video over its limit is 2004,
-    an unreadable one 2008); the message is the vendor's text for the code, then `detail`."""
+    an unreadable one 2008); ApiError puts the vendor's text for the code before `detail`."""
 
     code: int | Callable[[Exception], int]
     frs: str
@@ -57,7 +56,7 @@ class Rule:
 
     def senseid(self, exc: Exception) -> ApiError:
         code = self.code(exc) if callable(self.code) else self.code
-        return ApiError(code, f"{ERRORS[code].message}: {self.detail(exc)}", self.status)
+        return ApiError(code, self.detail(exc), self.status)
 
     def huawei(self, exc: Exception) -> FrsError:
         return FrsError(self.frs, self.frs_detail(exc), self.status)
@@ -131,7 +130,7 @@ def _domain_error(exc: Exception) -> Response:
 def too_large() -> ApiError:
     """2004 for a body over the limit (413), from its Content-Length or from Werkzeug's own check."""
     limit = state().config.limits.max_body_bytes
-    return ApiError(INVALID_CONTENT_LENGTH, f"invalid content length: request body is over {limit} bytes", 413)
+    return ApiError(INVALID_CONTENT_LENGTH, f"request body is over {limit} bytes", 413)
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -147,7 +146,7 @@ def _http_error(exc: HTTPException) -> Response:
         response = render_frs(FrsError(NO_SUCH_API if status in (404, 405) else BAD_PARAMETER, status=status))
     else:
         messages = {404: "not found", 405: "method not allowed"}
-        response = respond({"code": INVALID_ARGUMENT, "message": messages.get(status, "invalid argument")}, status)
+        response = respond(ApiError(INVALID_ARGUMENT, messages.get(status, exc.name.lower()), status).body(), status)
     if status == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
@@ -161,4 +160,4 @@ def _unexpected(exc: Exception) -> Response:
     log.error("internal error request_id=%s", request_id(), exc_info=(type(cause), cause, cause.__traceback__))
     if frs_owns(request.path):
         return render_frs(FrsError(INTERNAL))
-    return respond({"code": INTERNAL_ERROR, "message": "internal error"}, 500)
+    return respond(ApiError(INTERNAL_ERROR, "unexpected failure, logged under this request_id").body(), 500)

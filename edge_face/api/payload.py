@@ -1,7 +1,8 @@
 """Request fields -> decrypted bytes -> decoded images, each failure mapped to its SenseID code.
 
-Everything about a request's *shape* (missing, unknown or repeated fields, booleans) is checked before any
-decryption or decoding, so a malformed request costs nothing. Arrays are only passed through to the service.
+Everything about a request's *shape* (missing or repeated fields, booleans) is checked before any decryption or
+decoding, so a malformed request costs nothing. A field the endpoint does not know is ignored (API.md: clients
+share one form builder across endpoints). Arrays are only passed through to the service.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from urllib.parse import parse_qsl
 from flask import Request
 
 from edge_face.api.errors import (
-    ERRORS,
     INVALID_ARGUMENT,
     INVALID_CONTENT_LENGTH,
     INVALID_IMAGE_SIZE,
@@ -31,7 +31,7 @@ Value = str | bytes  # a text field, or the content of a multipart file part
 
 @dataclass(frozen=True)
 class Fields:
-    """The validated fields of one request: every required one present once, nothing unknown."""
+    """The validated fields of one request: every required one present once, only the endpoint's own fields."""
 
     values: dict[str, Value]
 
@@ -52,15 +52,16 @@ class Fields:
         raise ApiError(INVALID_ARGUMENT, f"{name} must be true, false, 1 or 0")
 
 
-def _collect(request: Request) -> dict[str, list[Value]]:
-    """All body fields by name; multipart file parts are read as bytes (clients send photos both ways)."""
+def _collect(request: Request, allowed: set[str]) -> dict[str, list[Value]]:
+    """Every body field by name; multipart file parts are read as bytes (clients send photos both ways), except
+    those of fields outside `allowed`, which are listed empty and never read."""
     mimetype = request.mimetype
     found: dict[str, list[Value]] = {}
     if mimetype in FORM_TYPES:
         for name, value in request.form.items(multi=True):
             found.setdefault(name, []).append(value)
         for name, storage in request.files.items(multi=True):
-            found.setdefault(name, []).append(storage.read())
+            found.setdefault(name, []).append(storage.read() if name in allowed else b"")
     elif not mimetype:
         # Some hand-written clients post a urlencoded body without a Content-Type: read it as one.
         body = request.get_data(cache=False).decode("utf-8", "replace")
@@ -71,13 +72,16 @@ def _collect(request: Request) -> dict[str, list[Value]]:
     return found
 
 
-def read_fields(request: Request, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Fields:
-    """Check the request's field names against the endpoint's contract (1200 naming the first offender)."""
-    found = _collect(request)
+def read_fields(request: Request, required: tuple[str, ...], optional: tuple[str, ...] = (), *,
+                strict: bool = False) -> Fields:
+    """Check the request's field names against the endpoint's contract (1200 naming the first offender); fields
+    the endpoint does not know are dropped unread, so they can neither fail the request nor reach a route.
+    `strict` refuses them instead, for edge_face's own endpoints that take no field (no shared form builder)."""
     allowed = set(required) | set(optional)
-    for name in found:
-        if name not in allowed:
-            raise ApiError(INVALID_ARGUMENT, f"unknown field {name[:64]}")
+    collected = _collect(request, allowed)
+    if strict and (unknown := next((name for name in collected if name not in allowed), None)) is not None:
+        raise ApiError(INVALID_ARGUMENT, f"unknown field {unknown[:64]}")
+    found = {name: values for name, values in collected.items() if name in allowed}
     for name in required:
         if name not in found:
             raise ApiError(INVALID_ARGUMENT, f"missing field {name}")
@@ -106,7 +110,7 @@ def image_error(exc: ImageError, name: str, corrupt_code: int) -> ApiError:
         "type": INVALID_IMAGE_TYPE,
         "corrupt": corrupt_code,
     }.get(exc.kind, INVALID_IMAGE_TYPE)
-    return ApiError(code, f"{ERRORS[code].message}: {name}: {exc}")
+    return ApiError(code, f"{name}: {exc}")
 
 
 def decode_field(data: bytes, name: str, limits: Limits, corrupt_code: int):

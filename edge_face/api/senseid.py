@@ -60,8 +60,7 @@ def _r(v: float) -> float:
 
 @bp.post(routes.QUALITY, provide_automatic_options=False)
 def face_quality() -> Response:
-    """§2.1: quality of every face, in reading order. A photo without a face is not an error here (API.md lists no
-    4000 for 2.1): it answers 1000 with an empty `faces` list, which is the truthful quality report."""
+    """§2.1: quality of every face, in reading order (a photo without a face is 4000, raised by the service)."""
     st = state()
     fields = read_fields(request, ("encrypted_image",))
     service = st.services.faces()

@@ -161,9 +161,12 @@ class FaceService:
         return self._quality
 
     def quality(self, bgr: np.ndarray) -> list[FaceQuality]:
-        """§2.1: every face, in reading order (as locate(every_face=True)); no face -> an empty list."""
+        """§2.1: every face, in reading order (as locate(every_face=True)); NoFaceFound("image") when there is
+        none (the 2.1 manual lists 4000 for it: an empty report would read as "no quality problem")."""
         height, width = bgr.shape[:2]
         faces = sorted(self.detector.detect(bgr), key=lambda f: (f.box[1], f.box[0]))
+        if not faces:
+            raise NoFaceFound("image")
         analyser = self.quality_analyser
         return [analyser.analyse(bgr, f, align(bgr, f.landmarks), f.rect(width, height)) for f in faces]
 

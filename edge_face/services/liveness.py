@@ -5,7 +5,7 @@ found and scored exactly like in 1.1.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,6 +21,12 @@ from edge_face.services.faces import FaceService
 SAMPLE_FPS = 8.0  # blinks last 100-400 ms; a pulse up to 3 Hz stays under the 4 Hz Nyquist limit
 TRACK_SIDE = 320  # detection size while tracking: a kiosk subject's face is large; 4 ms instead of 9 ms at 640
 
+
+def short_time_result() -> LivenessResult:
+    """The decision on a short video in which no face could be followed: not passed, nothing to show."""
+    return LivenessResult(passed=False, score=0.0, status="short_time", cues={}, face_seconds=0.0, frames=0,
+                          image_timestamp=0.0, image=np.zeros((0, 0, 3), np.uint8), face_rect=(0, 0, 0, 0),
+                          aligned=np.zeros((0, 0, 3), np.uint8))
 
 
 @dataclass(frozen=True)
@@ -48,28 +54,44 @@ class LivenessService:
         self.analyser.fas.score(blank, np.array([100, 60, 200, 180], np.float32))
 
     def detect_video(self, data: bytes) -> LivenessResult:
-        """§3.1: raises VideoError (2004/2008) or NoTrackableFace (4007)."""
-        reader = VideoReader(data, self.limits)
-        try:
-            result = self.analyser.analyse_frames(reader.frames(SAMPLE_FPS))
-        except NoTrackableFace:
-            self._check_duration(reader)
-            raise
-        self._check_duration(reader)
-        return result
-
-    @staticmethod
-    def _check_duration(reader: VideoReader) -> None:
+        """§3.1: raises VideoError (2004; 2008 also for a video under 2 s, as the 3.1 manual says) or
+        NoTrackableFace (4007)."""
+        reader, result = self._analyse(data)
         if reader.duration < MIN_SECONDS:
             raise VideoError("invalid", f"the video lasts {reader.duration:.2f} s, less than {MIN_SECONDS:g} s"
                              if reader.duration > 0 else "no frame of the video could be decoded")
+        if isinstance(result, NoTrackableFace):
+            raise result
+        return result
+
+    def _analyse(self, data: bytes) -> tuple[VideoReader, LivenessResult | NoTrackableFace]:
+        """The decision, or why there is none; the reader tells how long the video proved to be."""
+        reader = VideoReader(data, self.limits)
+        try:
+            return reader, self.analyser.analyse_frames(reader.frames(SAMPLE_FPS))
+        except NoTrackableFace as exc:
+            return reader, exc
+
+    def _video_liveness(self, data: bytes) -> LivenessResult:
+        """§1.4's liveness: as 3.1, except that a decodable video under 2 s is a decision, not an error: not
+        passed, `short_time` (the 1.4 manual lists that status and no 2008)."""
+        reader, result = self._analyse(data)
+        if reader.duration <= 0:
+            raise VideoError("invalid", "no frame of the video could be decoded")
+        if reader.duration < MIN_SECONDS:
+            if isinstance(result, NoTrackableFace):
+                return short_time_result()
+            return replace(result, passed=False, status="short_time")
+        if isinstance(result, NoTrackableFace):
+            raise result
+        return result
 
     def verify_video(self, video: bytes, photo: np.ndarray, *, auto_rotate: bool = False,
                      check_quality: bool = False) -> VerificationResult:
         """§1.4: liveness of the video, then its selected face against the photo's main face (when live).
         `check_quality` applies the verification service's occlusion gate to the photo, as 1.1 does."""
         reference = self.faces.main_face(photo, "image", auto_rotate=auto_rotate, check_quality=check_quality)
-        result = self.detect_video(video)
+        result = self._video_liveness(video)
         if not result.passed:
             return VerificationResult(result, None)
         return VerificationResult(result, self.faces.score_aligned(result.aligned, reference))
