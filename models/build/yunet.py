@@ -136,7 +136,7 @@ def build(wheel: Path, images: dict[str, np.ndarray], skip_latency: bool) -> Non
                             "next multiple of 32 instead of stretching it"},
         "outputs": describe_outputs(),
         "decoding": "score = sqrt(clip(cls,0,1) * clip(obj,0,1)); then NMS (FaceDetectorYN defaults: score 0.6, "
-                    "NMS IoU 0.3) - see yunet_decode() in models/build_models.py",
+                    "NMS IoU 0.3) - see decode() in models/build/yunet.py",
         "litert_io": io_details(tfl),
         "equivalence": checks,
     }
