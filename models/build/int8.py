@@ -157,6 +157,7 @@ def build(job: Int8Job, calib: CropSet, heldout: CropSet, crops: dict[str, np.nd
         "licence": float_manifest["licence"],
         "input": float_manifest["input"] | {"dtype": "float32"},
         "outputs": float_manifest["outputs"],
+        "contract": float_manifest["contract"],  # an int8 SFace is still run as SFace
         "io_boundary": io_boundary(tfl),
         "litert_io": io,
         "equivalence": {

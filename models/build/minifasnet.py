@@ -126,6 +126,7 @@ def build(folder: str, source: Path) -> None:
                            "resized to 80x80")},
         "outputs": [{**io["outputs"][0], "meaning": "3 logits; softmax; index 1 = real face (upstream averages the two "
                                                     "models' softmax)"}],
+        "contract": {"crop_scale": export.crop_scale},  # edge_face.liveness.antispoof.MiniFASNet.from_registry
     }
     filename = f"{Path(export.file).stem}.tflite"
     write_model(MODELS / folder, filename, data, manifest,

