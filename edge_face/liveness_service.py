@@ -34,7 +34,7 @@ def _mesh(registry):
         from edge_face.pipeline.mesh import FaceMesh
     except ImportError:
         return None
-    return FaceMesh(registry.runner("face_mesh"))
+    return FaceMesh.from_registry(registry)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class LivenessService:
         self.limits = limits
         detector = YuNetDetector(faces.detector.runner, score_threshold=faces.detector.score_threshold,
                                  max_side=TRACK_SIDE)
-        fas = MiniFASNet([(registry.runner("minifasnet_v2"), 2.7), (registry.runner("minifasnet_v1se"), 4.0)])
+        fas = MiniFASNet.from_registry(registry)
         self.fusion = Fusion.from_dict(fusion or registry.read_json("liveness/fusion.json"))
         self.analyser = LivenessAnalyser(detector, _mesh(registry), fas, self.fusion)
 
