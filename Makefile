@@ -46,9 +46,7 @@ test: setup fixtures browser java
 models: setup
 	$(PYTHON) -m venv .venv-build
 	.venv-build/bin/python -m pip install --quiet -r models/requirements-build.txt
-	.venv-build/bin/python models/build_models.py $(if $(CALIB),--calibration-data $(CALIB))
-	.venv-build/bin/python models/build_mesh.py
-	.venv-build/bin/python models/build_minifasnet.py
+	.venv-build/bin/python -m models.build $(if $(CALIB),--calibration-data $(CALIB))
 
 # The benchmark peer (face_recognition 1.3.0 on a prebuilt dlib), for `edge-face bench lfw --peer face_recognition`.
 peer: setup

@@ -41,7 +41,7 @@ def main() -> None:
     service = wire_faces(config)
     service.warm_up()
     registry = ModelRegistry(config.models_dir)
-    embedders = {m: embedder_for(m, registry.runner(m)) for m in a.models}
+    embedders = {m: embedder_for(registry.contract(m), registry.runner(m)) for m in a.models}
     pairs = read_pairs(data)
     paths = sorted({q["path_a"] for q in pairs} | {q["path_b"] for q in pairs})
     vectors: dict[str, dict[str, np.ndarray]] = {m: {} for m in a.models}

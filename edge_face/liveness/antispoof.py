@@ -1,7 +1,8 @@
 """MiniFASNet (both models) on the face *and its surroundings*, per frame (models/minifasnet_*/manifest.json).
 
-The crop rule is upstream's and matters more than anything else here: the box is scaled about its centre (2.7 for
-V2, 4.0 for V1SE) so that bezels, paper edges and hands are in view; BGR, float 0..255; softmax index 1 = real.
+The crop rule is upstream's and matters more than anything else here: the box is scaled about its centre (each
+model's manifest states its scale: 2.7 for V2, 4.0 for V1SE) so that bezels, paper edges and hands are in view; BGR,
+float 0..255; softmax index 1 = real.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import cv2
 import numpy as np
 
 from edge_face.backends import Runner
+from edge_face.models import ModelRegistry
 
 SIZE = 80
 
@@ -47,7 +49,13 @@ class MiniFASNet:
     """P(real) of one face: the mean of the models' softmax index 1, as upstream does."""
 
     def __init__(self, models: list[tuple[Runner, float]]) -> None:
-        self.models = models
+        self.models = models  # (runner, crop scale)
+
+    @classmethod
+    def from_registry(cls, registry: ModelRegistry,
+                      names: tuple[str, ...] = ("minifasnet_v2", "minifasnet_v1se")) -> "MiniFASNet":
+        """The models with the crop scale each one's manifest states (contract.crop_scale)."""
+        return cls([(registry.runner(name), registry.contract(name).require_crop_scale()) for name in names])
 
     def score(self, bgr: np.ndarray, box: np.ndarray) -> float:
         probs = []

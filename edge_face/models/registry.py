@@ -5,7 +5,7 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,43 @@ log = logging.getLogger("edge_face.models")
 
 class ModelError(RuntimeError):
     """A model is missing, altered (sha256 mismatch) or cannot be loaded; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What code must know about a model beyond its tensors, as data: the model build writes it into the manifest
+    (`contract`), so consumers read it instead of guessing from folder or tensor names."""
+
+    model: str  # the model's folder, for messages
+    family: str | None = None  # embedders: which embedder runs it (edge_face.pipeline.embed.EMBEDDERS)
+    outputs: dict[str, str] = field(default_factory=dict)  # role -> exact output tensor name
+    crop_scale: float | None = None  # MiniFASNet: the face box is scaled about its centre by this before the crop
+
+    @classmethod
+    def from_dict(cls, model: str, data: dict[str, Any]) -> "ModelContract":
+        unknown = set(data) - {"family", "outputs", "crop_scale"}
+        if unknown:
+            raise ModelError(f"model {model}: unknown contract keys {sorted(unknown)} in manifest.json")
+        family, outputs, scale = data.get("family"), data.get("outputs", {}), data.get("crop_scale")
+        if family is not None and not isinstance(family, str):
+            raise ModelError(f"model {model}: contract.family must be a string, not {family!r}")
+        if not isinstance(outputs, dict) or not all(isinstance(v, str) for v in outputs.values()):
+            raise ModelError(f"model {model}: contract.outputs must map roles to output names, not {outputs!r}")
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0):
+            raise ModelError(f"model {model}: contract.crop_scale must be a positive number, not {scale!r}")
+        return cls(model, family, dict(outputs), None if scale is None else float(scale))
+
+    def output(self, role: str) -> str:
+        """The exact name of the output playing `role`."""
+        try:
+            return self.outputs[role]
+        except KeyError:
+            raise ModelError(f"model {self.model}: manifest.json names no {role!r} output (contract.outputs)") from None
+
+    def require_crop_scale(self) -> float:
+        if self.crop_scale is None:
+            raise ModelError(f"model {self.model}: manifest.json has no contract.crop_scale")
+        return self.crop_scale
 
 
 @dataclass(frozen=True)
@@ -32,6 +69,10 @@ class ModelManifest:
         except (OSError, ValueError) as exc:
             raise ModelError(f"{folder}/manifest.json: {exc}") from None
         return cls(id=data["id"], path=folder / data["file"], sha256=data["sha256"], data=data)
+
+    @property
+    def contract(self) -> ModelContract:
+        return ModelContract.from_dict(self.path.parent.name, self.data.get("contract", {}))
 
     def verify(self) -> None:
         if not self.path.is_file():
@@ -61,6 +102,10 @@ class ModelRegistry:
             if model not in self._manifests:
                 self._manifests[model] = ModelManifest.load(self.models_dir / model)
             return self._manifests[model]
+
+    def contract(self, model: str) -> ModelContract:
+        """The model's contract from its manifest (family, output roles, crop scale)."""
+        return self.manifest(model).contract
 
     def runner(self, model: str) -> Runner:
         runner = self._runners.get(model)

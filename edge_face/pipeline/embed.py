@@ -13,6 +13,7 @@ import numpy as np
 
 from edge_face import native
 from edge_face.backends import Runner
+from edge_face.models import ModelContract, ModelError
 from edge_face.models.contract import InputSpec
 
 
@@ -113,12 +114,17 @@ class MobileFaceNetEmbedder(_Embedder):
         return l2_normalise(out.reshape(len(x), -1)).sum(0)
 
 
-def embedder_for(model: str, runner: Runner) -> Embedder:
-    """The input contract follows the model family, named by the folder prefix (sface_int8 is still SFace)."""
-    for prefix, cls in (("sface", SFaceEmbedder), ("mobilefacenet", MobileFaceNetEmbedder)):
-        if model.startswith(prefix):
-            return cls(runner)
-    raise ValueError(f"no embedder knows the model {model!r}")
+# contract.family in a model's manifest -> the embedder that knows its input contract and output
+EMBEDDERS: dict[str, type[_Embedder]] = {"sface": SFaceEmbedder, "mobilefacenet": MobileFaceNetEmbedder}
+
+
+def embedder_for(contract: ModelContract, runner: Runner) -> Embedder:
+    """The embedder of the model's family, as its manifest states it (sface_int8 says "sface")."""
+    cls = EMBEDDERS.get(contract.family or "")
+    if cls is None:
+        raise ModelError(f"model {contract.model}: contract.family {contract.family!r} is none of "
+                         f"{sorted(EMBEDDERS)}")
+    return cls(runner)
 
 
 class FusedEmbedder:

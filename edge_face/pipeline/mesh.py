@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from edge_face.backends import Runner
+from edge_face.models import ModelError, ModelRegistry
 from edge_face.pipeline.types import Face
 
 INPUT = 192
@@ -56,11 +57,18 @@ def eye_angle(points: np.ndarray) -> float:
 class FaceMesh:
     """Runs the mesh model on one face of a BGR photo."""
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(self, runner: Runner, landmarks: str, presence: str) -> None:
+        missing = {landmarks, presence} - set(runner.output_names)
+        if missing:
+            raise ModelError(f"the face mesh model has no output {sorted(missing)} (it has {runner.output_names})")
         self.runner = runner
-        names = runner.output_names
-        self._points = next(n for n in names if n.startswith("conv2d_20"))
-        self._presence = next(n for n in names if n.startswith("conv2d_30"))
+        self._points, self._presence = landmarks, presence
+
+    @classmethod
+    def from_registry(cls, registry: ModelRegistry, name: str = "face_mesh") -> "FaceMesh":
+        """The mesh model with the output names its manifest states (contract.outputs)."""
+        contract = registry.contract(name)
+        return cls(registry.runner(name), contract.output("landmarks"), contract.output("presence"))
 
     def run(self, bgr: np.ndarray, face: Face) -> Mesh:
         """Two passes, as MediaPipe's tracking does: the first ROI is turned by YuNet's eye line, the second by

@@ -91,7 +91,8 @@ class FaceService:
         self.detector = YuNetDetector(registry.runner(self.variant["detector"]),
                                       score_threshold=float(self.variant.get("detector_score_threshold", 0.9)))
         self.embedder = FusedEmbedder(
-            [(embedder_for(p["model"], registry.runner(p["model"])), float(p["weight"])) for p in self.variant["embedders"]]
+            [(embedder_for(registry.contract(p["model"]), registry.runner(p["model"])), float(p["weight"]))
+             for p in self.variant["embedders"]]
         )
         self.calibration = Calibration.from_dict(calibration or self.variant["calibration"])
         self._quality: QualityAnalyser | None = None  # mesh + occlusion model, loaded on first use
@@ -156,7 +157,7 @@ class FaceService:
         if self._quality is None:
             with self._quality_lock:
                 if self._quality is None:
-                    self._quality = QualityAnalyser.from_dict(FaceMesh(self.registry.runner("face_mesh")),
+                    self._quality = QualityAnalyser.from_dict(FaceMesh.from_registry(self.registry),
                                                               self.registry.read_json("quality/quality.json"))
         return self._quality
 

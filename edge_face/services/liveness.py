@@ -44,9 +44,9 @@ class LivenessService:
         self.limits = limits
         detector = YuNetDetector(faces.detector.runner, score_threshold=faces.detector.score_threshold,
                                  max_side=TRACK_SIDE)
-        fas = MiniFASNet([(registry.runner("minifasnet_v2"), 2.7), (registry.runner("minifasnet_v1se"), 4.0)])
+        fas = MiniFASNet.from_registry(registry)
         self.fusion = Fusion.from_dict(fusion or registry.read_json("liveness/fusion.json"))
-        self.analyser = LivenessAnalyser(detector, FaceMesh(registry.runner("face_mesh")), fas, self.fusion)
+        self.analyser = LivenessAnalyser(detector, FaceMesh.from_registry(registry), fas, self.fusion)
 
     def warm_up(self) -> None:
         blank = np.zeros((240, 320, 3), np.uint8)
