@@ -5,10 +5,12 @@ found and scored exactly like in 1.1.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from edge_face import observability
 from edge_face.config import Limits
 from edge_face.imaging.video import MIN_SECONDS, VideoError, VideoReader
 from edge_face.liveness.analyse import LivenessAnalyser, LivenessResult, NoTrackableFace
@@ -20,6 +22,8 @@ from edge_face.services.faces import FaceService
 
 SAMPLE_FPS = 8.0  # blinks last 100-400 ms; a pulse up to 3 Hz stays under the 4 Hz Nyquist limit
 TRACK_SIDE = 320  # detection size while tracking: a kiosk subject's face is large; 4 ms instead of 9 ms at 640
+
+log = logging.getLogger("edge_face.liveness")
 
 
 
@@ -56,6 +60,9 @@ class LivenessService:
             self._check_duration(reader)
             raise
         self._check_duration(reader)
+        observability.liveness_decided_by("video", "live" if result.passed else result.status, result.decided_by)
+        log.info("video liveness: passed=%s score=%.3f status=%s decided_by=%s", result.passed, result.score,
+                 result.status, result.decided_by)
         return result
 
     @staticmethod

@@ -325,9 +325,12 @@ class CameraModel:
 
     def capture(self, scene: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Linear scene (0..1+) -> an 8-bit compressed frame."""
-        x = cv2.GaussianBlur(scene, (0, 0), self.blur)
-        x = np.clip(x * self.gain, 0, 1) ** self.gamma
-        x = x * 255.0 + rng.normal(0, self.noise, x.shape[:2])[..., None] + rng.normal(0, self.noise * 0.5, x.shape)
+        x = cv2.GaussianBlur(scene.astype(np.float32), (0, 0), self.blur)
+        x8 = np.clip(x * (self.gain * 255.0), 0, 255).astype(np.uint8)
+        lut = np.clip(255.0 * (np.arange(256) / 255.0) ** self.gamma, 0, 255).astype(np.uint8)
+        x = cv2.LUT(x8, lut).astype(np.float32)
+        x += rng.standard_normal(x.shape[:2], dtype=np.float32)[..., None] * self.noise
+        x += rng.standard_normal(x.shape, dtype=np.float32) * (self.noise * 0.5)
         frame = np.clip(x, 0, 255).astype(np.uint8)
         return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg])[1], cv2.IMREAD_COLOR)
 
@@ -444,7 +447,7 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
         last_centre = centre
         both = cam.rolling_shutter(np.dstack([layer, alpha]), velocity)
         layer, alpha = both[..., :3], both[..., 3:]
-        bg = scene_frames[i % len(scene_frames)].astype(np.float32) / 255.0
+        bg = scene_frames[i % len(scene_frames)].astype(np.float32) * np.float32(1 / 255.0)
         scene = bg * (1 - alpha) + layer * alpha
         if spec.mode == "handheld":
             hmat = kmat @ rotation(cyaw[i], cpitch[i], croll[i]) @ np.linalg.inv(kmat)
