@@ -169,6 +169,32 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _tools_module(name: str):
+    """A module of the developer tools (tools/edge_face_tools/, not installed with the service): importable when
+    tools/ is on PYTHONPATH, or found beside an editable checkout; None when absent."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"edge_face_tools.{name}")
+    except ImportError:
+        pass
+    tools = Path(__file__).resolve().parent.parent / "tools"
+    if (tools / "edge_face_tools" / f"{name}.py").is_file():
+        sys.path.insert(0, str(tools))
+        return importlib.import_module(f"edge_face_tools.{name}")
+    return None
+
+
+def cmd_synth_attacks(args, rest: list[str]) -> int:
+    module = _tools_module("synth_attacks")
+    if module is None:
+        print("error: synth-attacks is a developer tool (tools/edge_face_tools/synth_attacks.py) and is not "
+              "installed here: run it from a source checkout, or put its tools/ folder on PYTHONPATH",
+              file=sys.stderr)
+        return 2
+    return module.main(rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-face", description=__doc__)
     p.add_argument("--config", help="TOML configuration file (default: $EDGE_FACE_CONFIG, else embedded defaults)")
@@ -225,13 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--write", action="store_true", help="store the fit in models/quality/quality.json")
     o.add_argument("--json", action="store_true")
     o.set_defaults(func=cmd_fit_occlusion)
+
+    a = sub.add_parser("synth-attacks", add_help=False,
+                       help="presentation-attack videos from real faces (developer tool: --faces DIR --out DIR)")
+    a.set_defaults(func=cmd_synth_attacks, passthrough=True)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, rest = build_parser().parse_known_args(argv)
+    if rest and not getattr(args, "passthrough", False):
+        build_parser().parse_args(argv)  # the usual error for unknown arguments
     try:
-        return args.func(args)
+        return args.func(args, rest) if getattr(args, "passthrough", False) else args.func(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

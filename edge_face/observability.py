@@ -22,6 +22,8 @@ STAGES = Histogram("edge_face_stage_duration_seconds",
                    "Time spent in each processing stage (decode, detect, align, embed, liveness...).",
                    ("stage",), buckets=STAGE_BUCKETS, registry=REGISTRY)
 LIVENESS = Counter("edge_face_liveness_outcomes", "Liveness decisions by outcome.", ("outcome",), registry=REGISTRY)
+DECIDED_BY = Counter("edge_face_liveness_decided_by", "Liveness verdicts by the cue that decided them.",
+                     ("path", "verdict", "cue"), registry=REGISTRY)
 
 
 @contextmanager
@@ -37,6 +39,11 @@ def stage(name: str) -> Iterator[None]:
 def liveness_outcome(outcome: str) -> None:
     """Count one liveness decision ("live", "spoof", "no_face", "error"...)."""
     LIVENESS.labels(outcome).inc()
+
+
+def liveness_decided_by(path: str, verdict: str, cue: str) -> None:
+    """Count one liveness verdict ("live", "hack", "short_time") of a path ("video", "camera") by its deciding cue."""
+    DECIDED_BY.labels(path, verdict, cue or "none").inc()
 
 
 def rss_bytes(pid: int | str = "self") -> int:

@@ -80,7 +80,8 @@ def test_metrics_parse_and_hold_the_histogram_of_a_real_request(api, api_server,
     assert {name: f.type for name, f in families.items()} == {
         "edge_face_ready": "gauge", "edge_face_model_backend": "gauge", "edge_face_http_requests": "counter",
         "edge_face_http_request_duration_seconds": "histogram", "edge_face_stage_duration_seconds": "histogram",
-        "edge_face_liveness_outcomes": "counter", "process_resident_memory_bytes": "gauge"}
+        "edge_face_liveness_outcomes": "counter", "edge_face_liveness_decided_by": "counter",
+        "process_resident_memory_bytes": "gauge"}
     samples = [s for s in families["edge_face_http_request_duration_seconds"].samples
                if s.labels.get("endpoint") == VERIFY]
     buckets = [(s.labels["le"], s.value) for s in samples if s.name.endswith("_bucket")]

@@ -87,8 +87,11 @@ def post_package(api, data, photo: bytes, as_file: bool = True):
 
 
 def test_session_over_http_then_1_3_with_the_package(cam_api, session, photos):
-    assert list(session) == ["code", "passed", "liveness_score", "liveness_status", "package", "request_id"]
+    assert list(session) == ["code", "passed", "liveness_score", "liveness_status", "decided_by", "package",
+                             "request_id"]
     assert session["passed"] is True and session["liveness_status"] == "ok", session
+    assert session["decided_by"] in ("antispoof", "motion", "blink", "pulse", "moire", "planarity",
+                                     "texture_planarity", "coupling", "bias"), session
     sealed = base64.b64decode(session["package"])
     opened = PackageSealer(KEY, DEVICE, ttl=300).open(sealed)
     assert opened.device_id == DEVICE and opened.aligned.shape == (112, 112, 3) and opened.status == "ok"
@@ -114,6 +117,7 @@ def test_status_preview_and_readyz_report_the_camera(cam_api, session):
     assert frame.shape == (H, W, 3)
     assert client.readyz()["camera"]["source"] == "file"
     assert 'edge_face_liveness_outcomes_total{outcome="live"}' in client.metrics()
+    assert 'edge_face_liveness_decided_by_total{cue="' in client.metrics()
 
 
 def test_no_camera_configured_is_6000_not_found(api, photos):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_face.imaging.video import VideoError, VideoReader
-from edge_face.liveness import antispoof, blink, moire, motion, pulse
+from edge_face.liveness import antispoof, blink, coupling, moire, motion, planarity, pulse
 from edge_face.services.liveness import LivenessService
 
 SILENT = "/liveness/silent_detection/stateless"
@@ -161,6 +161,53 @@ def test_moire_peaks_on_a_screen_grid(face_service, obama):
     assert moire.measure(screen, face) > moire.measure(obama, face) + 0.2
 
 
+def _flow_pairs(frames, face_service):
+    meter, pairs = coupling.FlowMeter(), []
+    for f in frames:
+        faces = face_service.detector.detect(f)
+        if faces:
+            pairs.append(meter.measure(f, faces[0]))
+    return pairs
+
+
+def test_coupling_a_held_photo_carries_its_background_a_head_does_not(face_service, photos, obama):
+    """Real pixels: obama.jpg moved as a whole (a held print: its background moves with the face) against the
+    same face cut out and moved over a still real scene (a head before a fixed camera); a still print: undecided."""
+    scene = cv2.resize(cv2.imread(str(photos / "t1.jpg")), (W, H))
+    held, head, still = [], [], []
+    small = cv2.resize(obama, (int(150 * obama.shape[1] / obama.shape[0]), 150))
+    face = face_service.detector.detect(small)[0]
+    x1, y1, x2, y2 = face.rect(small.shape[1], small.shape[0])
+    oval = np.zeros(small.shape[:2], np.uint8)
+    cv2.ellipse(oval, ((x1 + x2) // 2, (y1 + y2) // 2), ((x2 - x1) // 2 + 4, (y2 - y1) // 2 + 8), 0, 0, 360, 255, -1)
+    for i in range(24):
+        dx, dy = int(40 + 30 * np.sin(i / 3)), int(20 + 12 * np.cos(i / 4))
+        frame = scene.copy()
+        frame[dy:dy + small.shape[0], dx:dx + small.shape[1]] = small
+        held.append(frame)
+        frame = scene.copy()
+        roi = frame[dy:dy + small.shape[0], dx:dx + small.shape[1]]
+        roi[oval > 0] = small[oval > 0]
+        head.append(frame)
+        frame = scene.copy()
+        frame[20:20 + small.shape[0], 40:40 + small.shape[1]] = small
+        still.append(frame)
+    c_held = coupling.score(_flow_pairs(held, face_service), fixed_camera=True)
+    c_head = coupling.score(_flow_pairs(head, face_service), fixed_camera=True)
+    assert c_held is not None and c_head is not None and c_held > 0.6 > 0.3 > c_head, (c_held, c_head)
+    assert coupling.score(_flow_pairs(still, face_service), fixed_camera=True) is None  # no motion, no evidence
+
+
+def test_planarity_is_undecided_without_motion(liveness, face_service, obama):
+    from edge_face.liveness.types import Sample
+
+    pytest.importorskip("edge_face.pipeline.mesh")
+    face = face_service.detector.detect(obama)[0]
+    points = liveness.analyser.mesh.run(obama, face).points
+    still = [Sample(t=i / 8, face=face, points=points, antispoof=None, skin=None, moire=None) for i in range(16)]
+    assert planarity.score(still) is None and planarity.flow_score(still) is None
+
+
 # ---------------------------------------------------------------- the video path
 
 
@@ -168,7 +215,9 @@ def test_print_attack_is_rejected(liveness, print_video):
     result = liveness.detect_video(print_video)
     assert result.status == "hack" and not result.passed and result.score < liveness.fusion.threshold
     assert result.face_seconds >= 2.5 and result.face_image.size > 0 and result.aligned.shape == (112, 112, 3)
-    assert set(result.cues) == {"antispoof", "motion", "blink", "pulse", "moire"}
+    assert set(result.cues) == {"antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity",
+                                "coupling"}
+    assert result.decided_by in result.cues or result.decided_by == "bias"
 
 
 @pytest.mark.xfail(strict=True, reason="known weakness: MiniFASNet scores this print of obama.jpg live (P 0.96) and "

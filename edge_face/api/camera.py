@@ -40,7 +40,7 @@ def session_body(session: SessionResult) -> dict:
     """The session's answer: the liveness verdict and, when live, the sealed package (Base64)."""
     result = session.liveness
     body: dict = {"code": SUCCESS, "passed": bool(result.passed), "liveness_score": float(result.score),
-                  "liveness_status": result.status}
+                  "liveness_status": result.status, "decided_by": result.decided_by}
     if session.package is not None:
         body["package"] = base64.b64encode(session.package).decode("ascii")
     return body

@@ -159,9 +159,10 @@ def analyse_videos(rows: list[dict], folder: Path, service, progress: bool) -> N
         try:
             res = service.detect_video(data)
             r.update(score=res.score, status=res.status, cues=res.cues, accepted=res.passed,
-                     seconds=res.face_seconds, timings=res.timings)
+                     seconds=res.face_seconds, timings=res.timings, decided_by=res.decided_by)
         except (VideoError, NoTrackableFace) as exc:
-            r.update(score=0.0, status=f"error: {exc}", cues={}, accepted=False, seconds=0.0, timings={})
+            r.update(score=0.0, status=f"error: {exc}", cues={}, accepted=False, seconds=0.0, timings={},
+                     decided_by="error")
         r["elapsed"] = time.perf_counter() - t0
         if progress:
             print(f"{r['label']:5} {r['score']:.3f} {r['status']:10} {r['elapsed']:.2f}s {r['path']}", file=sys.stderr)
@@ -224,7 +225,8 @@ def run(folder: Path, service, *, progress: bool = True, fit: Path | None = None
             r["accepted"] = r["score"] >= fusion.threshold and r["status"] != "short_time"
     result["videos"] = summary(videos)
     result["videos"]["threshold"] = service.fusion.threshold
-    result["videos"]["files"] = [{k: r[k] for k in ("path", "label", "score", "status", "cues")} for r in videos]
+    result["videos"]["files"] = [{k: r[k] for k in ("path", "label", "score", "status", "cues", "decided_by")}
+                                 for r in videos]
     video_seconds = sum(r["seconds"] for r in videos if r["seconds"])
     result["ms_per_video_second"] = 1000 * sum(r["elapsed"] for r in videos) / video_seconds if video_seconds else None
     stages: dict[str, float] = {}

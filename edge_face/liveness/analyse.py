@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge_face.liveness import antispoof, blink, moire, motion, pulse
+from edge_face.liveness import antispoof, blink, coupling, moire, motion, planarity, pulse
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
 from edge_face.liveness.track import FaceTracker
@@ -48,6 +48,7 @@ class LivenessResult:
     face_rect: tuple[int, int, int, int]  # [left, top, right, bottom] in that frame
     aligned: np.ndarray  # 112x112 aligned crop of its face, for verification
     timings: dict[str, float] = field(default_factory=dict)
+    decided_by: str = ""  # the cue that pushed the verdict most its way ("short_time" when too short)
 
     @property
     def face_image(self) -> np.ndarray:
@@ -80,6 +81,7 @@ class LivenessAnalyser:
     def observe(self, frames: Iterable[tuple[float, np.ndarray]]) -> tuple[list[Sample], dict, dict]:
         """Track the face through the frames; returns the samples, the best frame and the time per stage."""
         tracker = FaceTracker(self.detector)
+        flow = coupling.FlowMeter()
         samples: list[Sample] = []
         best: dict = {}
         timings = {"decode": 0.0, "detect": 0.0, "mesh": 0.0, "antispoof": 0.0, "cues": 0.0}
@@ -103,6 +105,7 @@ class LivenessAnalyser:
             p_real = self.fas.score(bgr, face.box) if n % ANTISPOOF_EVERY == 0 else None
             t4 = time.perf_counter()
             skin = pulse.measure(bgr, face)
+            pair = flow.measure(bgr, face)
             m = moire.measure(bgr, face) if n % MOIRE_EVERY == 0 else None
             quality = _selection_quality(bgr, face)
             if quality > best.get("quality", -1.0):
@@ -112,40 +115,48 @@ class LivenessAnalyser:
             timings["antispoof"] += t4 - t3
             timings["cues"] += t5 - t4
             samples.append(Sample(t=t, face=face, points=mesh.points if mesh is not None and mesh.presence >= 0.5 else None,
-                                  antispoof=p_real, skin=skin, moire=m))
+                                  antispoof=p_real, skin=skin, moire=m, flow=pair))
             n += 1
         return samples, best, timings
 
-    def cue_scores(self, samples: list[Sample]) -> dict[str, float | None]:
+    def cue_scores(self, samples: list[Sample], fixed_camera: bool = False) -> dict[str, float | None]:
+        """Each cue's score; None where the video carries no evidence for it (undecided)."""
         return {
             "antispoof": antispoof.score([s.antispoof for s in samples if s.antispoof is not None]),
             "motion": motion.score(samples),
             "blink": blink.score(samples),
             "pulse": pulse.score(samples),
             "moire": moire.score([s.moire for s in samples]),
+            "planarity": planarity.score(samples),
+            "texture_planarity": planarity.flow_score(samples),
+            "coupling": coupling.score([s.flow for s in samples], fixed_camera),
         }
 
-    def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]]) -> LivenessResult:
-        """The decision on a sequence of frames; raises NoTrackableFace when no face is ever followed."""
+    def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]], *, fixed_camera: bool = False
+                       ) -> LivenessResult:
+        """The decision on a sequence of frames; raises NoTrackableFace when no face is ever followed.
+        `fixed_camera`: the frames come from a camera known not to move (the kiosk's own), so the background
+        coupling counts even where the far background cannot be seen to stand still."""
         samples, best, timings = self.observe(frames)
         if not samples:
             raise NoTrackableFace("no face could be tracked in the video")
         t0 = time.perf_counter()
-        cues = self.cue_scores(samples)
+        cues = self.cue_scores(samples, fixed_camera)
         score = self.fusion.score(cues)
         timings["fusion"] = time.perf_counter() - t0
         step = float(np.median(np.diff([s.t for s in samples]))) if len(samples) > 1 else 0.0
         face_seconds = samples[-1].t - samples[0].t + step
         if face_seconds < MIN_FACE_SECONDS:
-            status, passed = "short_time", False
+            status, passed, decided_by = "short_time", False, "short_time"
         else:
             passed = score >= self.fusion.threshold
             status = "ok" if passed else "hack"
+            decided_by = self.fusion.decisive(cues, passed)
         image, face = best["image"], best["face"]
         return LivenessResult(passed=passed, score=round(score, 6), status=status, cues=cues,
                               face_seconds=face_seconds, frames=len(samples), image_timestamp=float(best["t"]),
                               image=image, face_rect=face.rect(image.shape[1], image.shape[0]),
-                              aligned=align(image, face.landmarks), timings=timings)
+                              aligned=align(image, face.landmarks), timings=timings, decided_by=decided_by)
 
     def analyse_image(self, bgr: np.ndarray) -> float:
         """MiniFASNet P(real) of one photo's main face (the whole photo when no face is found: a tight crop)."""

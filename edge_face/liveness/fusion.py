@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-CUES = ("antispoof", "motion", "blink", "pulse", "moire")
+CUES = ("antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity", "coupling")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,20 @@ class Fusion:
             v = cues.get(name)
             out[name] = 0.0 if v is None else (v - self.means[name]) / (self.scales[name] or 1.0)
         return out
+
+    def contributions(self, cues: dict[str, float | None]) -> dict[str, float]:
+        """Each cue's term w_i z_i of the logit (0 for an undecided cue)."""
+        z = self.standardise(cues)
+        return {k: self.weights[k] * z[k] if cues.get(k) is not None else 0.0 for k in self.weights}
+
+    def decisive(self, cues: dict[str, float | None], passed: bool) -> str:
+        """The cue that pushed the verdict most its way: the largest term for a pass, the most negative for a
+        rejection ("bias" when no cue pushed that way: the prior decided)."""
+        terms = self.contributions(cues)
+        if not terms:
+            return "bias"
+        name = max(terms, key=terms.get) if passed else min(terms, key=terms.get)
+        return name if (terms[name] > 0) == passed and terms[name] != 0 else "bias"
 
     def score(self, cues: dict[str, float | None]) -> float:
         z = self.standardise(cues)

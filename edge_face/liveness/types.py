@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_face.liveness.coupling import FlowPair
 from edge_face.pipeline.types import Face
 
 
@@ -18,3 +19,4 @@ class Sample:
     antispoof: float | None  # MiniFASNet P(real) of this frame
     skin: np.ndarray | None  # mean B, G, R of the cheeks and forehead (pulse)
     moire: float | None  # spectral peakiness of the face region (screens)
+    flow: FlowPair | None = None  # face and surroundings motion since the previous sample (coupling)

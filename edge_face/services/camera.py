@@ -78,7 +78,7 @@ class CameraLivenessService:
             try:
                 with observability.stage("camera_session"):
                     result = liveness.analyser.analyse_frames(
-                        _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin))
+                        _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin), fixed_camera=True)
             except NoTrackableFace:
                 observability.liveness_outcome("no_face")
                 raise NoTrackableFace("no face could be tracked in front of the camera") from None
@@ -86,6 +86,9 @@ class CameraLivenessService:
                 observability.liveness_outcome("camera_timeout")
                 raise
         observability.liveness_outcome("live" if result.passed else result.status)
+        observability.liveness_decided_by("camera", "live" if result.passed else result.status, result.decided_by)
+        log.info("camera liveness: passed=%s score=%.3f status=%s decided_by=%s", result.passed, result.score,
+                 result.status, result.decided_by)
         captured = origin[0] + result.image_timestamp
         package = None
         if result.passed:

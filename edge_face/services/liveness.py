@@ -5,10 +5,12 @@ found and scored exactly like in 1.1.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from edge_face import observability
 from edge_face.config import Limits
 from edge_face.imaging.video import MIN_SECONDS, VideoError, VideoReader
 from edge_face.liveness.analyse import LivenessAnalyser, LivenessResult, NoTrackableFace
@@ -20,6 +22,8 @@ from edge_face.services.faces import FaceService
 
 SAMPLE_FPS = 8.0  # blinks last 100-400 ms; a pulse up to 3 Hz stays under the 4 Hz Nyquist limit
 TRACK_SIDE = 320  # detection size while tracking: a kiosk subject's face is large; 4 ms instead of 9 ms at 640
+
+log = logging.getLogger("edge_face.liveness")
 
 
 def short_time_result() -> LivenessResult:
@@ -68,9 +72,13 @@ class LivenessService:
         """The decision, or why there is none; the reader tells how long the video proved to be."""
         reader = VideoReader(data, self.limits)
         try:
-            return reader, self.analyser.analyse_frames(reader.frames(SAMPLE_FPS))
+            result = self.analyser.analyse_frames(reader.frames(SAMPLE_FPS))
         except NoTrackableFace as exc:
             return reader, exc
+        observability.liveness_decided_by("video", "live" if result.passed else result.status, result.decided_by)
+        log.info("video liveness: passed=%s score=%.3f status=%s decided_by=%s", result.passed, result.score,
+                 result.status, result.decided_by)
+        return reader, result
 
     def _video_liveness(self, data: bytes) -> LivenessResult:
         """§1.4's liveness: as 3.1, except that a decodable video under 2 s is a decision, not an error: not
