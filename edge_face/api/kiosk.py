@@ -75,7 +75,7 @@ def preview() -> Response:
 @bp.post("/kiosk/liveness")
 def liveness() -> Response:
     """The camera liveness session of /camera/liveness_session, for the page (no API key: loopback only)."""
-    return _no_store(respond(session_body(run_session())))
+    return _no_store(respond(session_body(run_session("kiosk"))))
 
 
 @bp.post("/kiosk/verify")
@@ -92,7 +92,7 @@ def verify() -> Response:
     except (binascii.Error, ValueError):
         raise ApiError(CORRUPTED_LIVENESS_DATA, "corrupted liveness data error: package is not Base64") from None
     camera = st.services.camera
-    package = camera.open_package(data)
+    package = camera.open_package(data, audience="kiosk")
     image = decode_field(photo.read(st.config.limits.max_image_bytes + 1), "reference", st.config.limits,
                          INVALID_IMAGE_TYPE)
     score = st.run(camera.verify_package, st.services.faces(), package, image)
