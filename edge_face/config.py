@@ -216,10 +216,15 @@ def secret_values(config: Config) -> list[str]:
 
 
 def _read_secrets(path: str) -> dict:
-    """The secrets file, refused unless only its owner can read it (like ssh does with private keys)."""
+    """The secrets file, refused unless it belongs to the service's user and only that user can read it (like ssh
+    does with private keys)."""
     try:
         with open(path, "rb") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
+            st = os.fstat(fh.fileno())
+            mode = st.st_mode
+            if st.st_uid != os.geteuid():  # another account could rewrite it, or was never meant to share it
+                raise ConfigError(f"secrets file {path} is owned by uid {st.st_uid}, not by the user the service runs "
+                                  f"as (uid {os.geteuid()}); run: chown <service user> {path}")
             if mode & 0o077:
                 raise ConfigError(f"secrets file {path} is readable or writable by group or others (mode "
                                   f"{mode & 0o777:04o}); run: chmod 600 {path}")

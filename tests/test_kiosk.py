@@ -135,7 +135,8 @@ def test_kiosk_endpoints_without_a_browser(kiosk, photos):
         ({}, {"reference": ("r.jpg", ref)}, 1200),
         ({"package": "AAAA"}, None, 1200),
     ):
-        resp = requests.post(kiosk.url + "/kiosk/verify", data=fields, files=files, timeout=60)
+        resp = requests.post(kiosk.url + "/kiosk/verify", data=fields, files=files, timeout=60,
+                             headers={"Origin": kiosk.url})
         assert resp.status_code == 400 and resp.json()["code"] == code, resp.text
 
 
