@@ -62,8 +62,10 @@ class CameraConfig:
     open_timeout: float = 5.0  # seconds the first frame after (re)opening the source may take
     idle_seconds: float = 30.0  # the source is closed after this long without a session or a preview
     lock_dir: str = ""  # the single-owner lock file's folder ("": $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR, /tmp)
-    package_ttl: float = 300.0  # seconds a sealed liveness package is accepted by 1.3 after its capture
-    clock_skew: float = 30.0  # seconds of clock difference tolerated on a package's times
+    # Seconds a sealed liveness package is accepted by 1.3 after its capture: a kiosk flow takes seconds, and a
+    # package is single use anyway (its id is remembered under state_dir until it expires).
+    package_ttl: float = 60.0
+    clock_skew: float = 5.0  # seconds of clock difference tolerated on a package's times
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,21 @@ class Config:
     # (empty: derived from /etc/machine-id, else the host name).
     device_key: str = field(default="", repr=False)
     device_id: str = ""
+    # Where the ids of used liveness packages are kept across restarts ("": $STATE_DIRECTORY, which systemd's
+    # StateDirectory= sets, else $XDG_STATE_HOME/edge-face or ~/.local/state/edge-face). Never any image.
+    state_dir: str = ""
+    # Exposure (api/exposure.py): on an address other than loopback the service refuses to start without api_keys,
+    # and warns when aes_key is the vendor's published one; allow_insecure = true allows both (labs only).
+    allow_insecure: bool = False
+    # /readyz and /metrics need an API key too (/healthz stays open). Needs api_keys; the watchdog presents one.
+    ops_require_key: bool = False
+    # Host header names accepted (IP literals always are: DNS rebinding needs a name); "*" accepts any.
+    allowed_hosts: tuple[str, ...] = ("localhost",)
+    # The WSGI server (api/connections.py): open connections at most; seconds a client may take to send one whole
+    # request (and stay idle); bytes of request bodies held in memory at once (over it: 503 before the body is read).
+    max_connections: int = 256
+    client_timeout: float = 30.0
+    max_buffered_bytes: int = 256 * 1024 * 1024
     # Seconds a request may spend waiting for the models before it is answered 503 (0: no limit). See api/timeout.py.
     request_timeout: float = 30.0
     models_dir: Path = DEFAULT_MODELS_DIR
@@ -131,6 +148,14 @@ class Config:
             if not _ACCESS_KEY.fullmatch(access) or not secret:  # quotes neither: a key may be a misplaced secret
                 raise ConfigError("frs_credentials: each access key must be 1..128 letters, digits, '-', '_' or "
                                   "'.', with a non-empty secret key")
+        if self.ops_require_key and not self.api_keys:
+            raise ConfigError("ops_require_key = true needs api_keys (the key /readyz and /metrics will require)")
+        if self.max_connections < 8 or self.client_timeout <= 0:
+            raise ConfigError("max_connections must be >= 8 and client_timeout > 0 seconds")
+        if self.max_buffered_bytes < self.limits.max_body_bytes:
+            raise ConfigError("max_buffered_bytes must hold at least one body of limits.max_body_bytes")
+        if not self.allowed_hosts:
+            raise ConfigError('allowed_hosts must name at least one host ("*" accepts any)')
         if self.frs_signature_skew <= 0:
             raise ConfigError("frs_signature_skew must be > 0 seconds")
         if self.frs_image_dir and not Path(self.frs_image_dir).is_dir():
@@ -191,10 +216,15 @@ def secret_values(config: Config) -> list[str]:
 
 
 def _read_secrets(path: str) -> dict:
-    """The secrets file, refused unless only its owner can read it (like ssh does with private keys)."""
+    """The secrets file, refused unless it belongs to the service's user and only that user can read it (like ssh
+    does with private keys)."""
     try:
         with open(path, "rb") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
+            st = os.fstat(fh.fileno())
+            mode = st.st_mode
+            if st.st_uid != os.geteuid():  # another account could rewrite it, or was never meant to share it
+                raise ConfigError(f"secrets file {path} is owned by uid {st.st_uid}, not by the user the service runs "
+                                  f"as (uid {os.geteuid()}); run: chown <service user> {path}")
             if mode & 0o077:
                 raise ConfigError(f"secrets file {path} is readable or writable by group or others (mode "
                                   f"{mode & 0o777:04o}); run: chmod 600 {path}")

@@ -89,6 +89,7 @@ if [ ! -e "$ROOT$ETC/secrets.toml" ]; then
     KEY=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
     IV=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
     API=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+    FRS=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
     DEV=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
     cat > "$ROOT$ETC/secrets.toml" <<EOF
 # edge_face secrets: mode 0600, owner edge-face (the service refuses to start if group or others can read it).
@@ -97,9 +98,9 @@ aes_key = "$KEY"
 aes_iv = "$IV"
 # Clients send "Authorization: Bearer <key>" or "X-API-Key: <key>"; an empty list turns the check off.
 api_keys = ["$API"]
-# Huawei FRS clients: accepted X-Auth-Token values, and the AK/SK pairs of Huawei's SDKs (access key = secret key).
-# With either configured, every FRS request needs one of them.
-# frs_tokens = ["..."]
+# Huawei FRS clients: accepted X-Auth-Token values (the API keys above are accepted too), and the AK/SK pairs of
+# Huawei's SDKs (access key = secret key). Every FRS request needs a token, an API key or a signature.
+frs_tokens = ["$FRS"]
 # frs_credentials = { EXAMPLEACCESSKEY = "..." }
 # Seals the liveness packages of camera sessions (SenseID 1.3): 64 hex digits, never shared with clients.
 device_key = "$DEV"
@@ -108,7 +109,11 @@ EOF
     umask 022
     say "wrote $ETC/secrets.toml with fresh keys (mode 0600)"
 fi
+# The state directory (ids of used liveness packages) is systemd's StateDirectory=/var/lib/edge-face; staged here
+# so that a first start finds it with the right owner and mode even outside systemd.
+install -d -m 0700 "$ROOT/var/lib/edge-face"
 if [ "$LIVE" = 1 ]; then
+    chown "$USER_NAME":"$USER_NAME" /var/lib/edge-face
     chown root:"$USER_NAME" "$ETC" "$ETC/config.toml"
     chown "$USER_NAME":"$USER_NAME" "$ETC/secrets.toml"
 fi

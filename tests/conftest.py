@@ -58,13 +58,15 @@ class ApiClient:
 
 
 @pytest.fixture(scope="session")
-def api_config():
-    """The configuration of the test servers: the deployment's (models_dir etc.), on 127.0.0.1:<free port>."""
+def api_config(tmp_path_factory):
+    """The configuration of the test servers: the deployment's (models_dir etc.), on 127.0.0.1:<free port>, with a
+    state directory of their own (the used liveness packages)."""
     from dataclasses import replace
 
     from edge_face.config import load_config
 
-    return replace(load_config(), host="127.0.0.1", port=0, api_keys=())
+    return replace(load_config(), host="127.0.0.1", port=0, api_keys=(),
+                   state_dir=str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,7 @@ def test_body_over_the_limit_is_413_with_2004(api_server, api_config, photos):
     assert (resp.status_code, resp.json()["code"]) == (413, 2004), resp.text
     small.assert_alive(photos)
     # Far over the limit, waitress refuses it from the headers alone, before buffering anything.
-    status, _ = raw_http(small.url, f"POST {VERIFY} HTTP/1.1\r\nHost: x\r\nContent-Length: {8 * 1024 * 1024}\r\n"
+    status, _ = raw_http(small.url, f"POST {VERIFY} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {8 * 1024 * 1024}\r\n"
                                     "Content-Type: application/x-www-form-urlencoded\r\n\r\n")
     assert status == 413
     small.assert_alive(photos)
@@ -132,7 +132,7 @@ def raw_http(url: str, request: str) -> tuple[int, dict | None]:
 @pytest.mark.parametrize("version, connection", [("1.1", "close"), ("1.0", "close"), ("1.0", "")])
 def test_post_without_content_length_is_411(api, photos, version, connection):
     header = f"Connection: {connection}\r\n" if connection else ""
-    status, body = raw_http(api.url, f"POST {VERIFY} HTTP/{version}\r\nHost: x\r\n{header}"
+    status, body = raw_http(api.url, f"POST {VERIFY} HTTP/{version}\r\nHost: localhost\r\n{header}"
                                      "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
                                      "first_encrypted_image=abc&second_encrypted_image=def")
     assert status == 411 and body["code"] == 1200 and body["request_id"]

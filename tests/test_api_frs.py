@@ -196,7 +196,7 @@ def test_unknown_path_and_method_under_v2(api, photos):
 def test_missing_content_length_is_411_frs(api, photos):
     from tests.test_api_errors import raw_http
 
-    status, body = raw_http(api.url, f"POST {PATH} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Auth-Token: t\r\n"
+    status, body = raw_http(api.url, f"POST {PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Auth-Token: t\r\n"
                                      "Content-Type: application/json\r\n\r\n{}")
     assert status == 411 and body["error_code"] == "FRS.0010"
     assert_frs_alive(api, photos)

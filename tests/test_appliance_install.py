@@ -51,6 +51,10 @@ def test_staged_secrets_are_fresh_valid_and_kept_on_reinstall(staged):
                       env={"EDGE_FACE_SECRETS_FILE": str(secrets), "EDGE_FACE_MODELS_DIR": str(staged / "opt/edge-face/models")})
     assert len(cfg.aes_key) == 32 and len(cfg.aes_iv) == 12 and len(cfg.api_keys) == 1 and len(cfg.device_key) == 64
     assert cfg.aes_key != "dcbbad6765e14139a07d34b92292a672"  # not the vendor's published default
+    # One key policy: FRS gets a token of its own, /readyz and /metrics want a key; used packages have a state dir.
+    assert len(cfg.frs_tokens) == 1 and cfg.frs_tokens[0] not in cfg.api_keys and cfg.ops_require_key
+    assert _mode(staged / "var/lib/edge-face") == 0o700
+    assert "\nMemorySwapMax=0\n" in (staged / "etc/systemd/system/edge-face.service").read_text()
     run = subprocess.run(["sh", str(ROOT / "systemd" / "install.sh"), "--destdir", str(staged), "--venv",
                           str(Path(sys.prefix))], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and secrets.read_text() == text
@@ -112,7 +116,8 @@ def test_staged_appliance_serves_under_memory_deny_write_execute(staged, photos)
 
     etc, models = staged / "etc/edge-face", staged / "opt/edge-face/models"
     env = {**os.environ, "EDGE_FACE_CONFIG": str(etc / "config.toml"), "EDGE_FACE_SECRETS_FILE": str(etc / "secrets.toml"),
-           "EDGE_FACE_MODELS_DIR": str(models), "EDGE_FACE_LOG_FORMAT": "text"}
+           "EDGE_FACE_MODELS_DIR": str(models), "EDGE_FACE_LOG_FORMAT": "text",
+           "STATE_DIRECTORY": str(staged / "var/lib/edge-face")}
     cfg = load_config(None, env=env)
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", MDWE, str(port)], env=env, stdout=subprocess.PIPE,
@@ -128,7 +133,8 @@ def test_staged_appliance_serves_under_memory_deny_write_execute(staged, photos)
             assert code is None, proc.communicate()[0][-3000:]
             assert time.monotonic() < deadline
             try:
-                if requests.get(url + "/readyz", timeout=2).status_code == 200:
+                if requests.get(url + "/readyz", timeout=2,  # ops_require_key = true in the installed config
+                                headers={"X-API-Key": cfg.api_keys[0]}).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass

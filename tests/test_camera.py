@@ -101,12 +101,15 @@ def test_session_over_http_then_1_3_with_the_package(cam_api, session, photos):
 
     client = EdgeFaceClient(cam_api.url, timeout=120)
     same = client.verify_liveness_file(session["package"], photos / "obama2.jpg")
-    other = client.verify_liveness_file(sealed, photos / "biden.jpg")
     assert same["code"] == 1000 and same["verification_score"] > 0.7, same
-    assert other["code"] == 1000 and other["verification_score"] < 0.4, other
     assert list(same) == ["code", "verification_score", "request_id"]
+    # Single use: the same package again is 2007; copies with fresh session ids (an insider's reseal) compare on.
+    again = client.verify_liveness_file(sealed, photos / "obama2.jpg")
+    assert again["code"] == 2007 and "used before" in again["message"], again
+    other = client.verify_liveness_file(_reseal(sealed), photos / "biden.jpg")
+    assert other["code"] == 1000 and other["verification_score"] < 0.4, other
     noface = cv2.imencode(".jpg", np.full((200, 200, 3), 120, np.uint8))[1].tobytes()
-    assert client.verify_liveness_file(sealed, noface)["code"] == 4000
+    assert client.verify_liveness_file(_reseal(sealed), noface)["code"] == 4000
 
 
 def test_status_preview_and_readyz_report_the_camera(cam_api, session):
@@ -134,13 +137,23 @@ def test_no_camera_configured_is_6000_not_found(api, photos):
 # ---------------------------------------------------------------- tampering: every case is 2007
 
 
-def _reseal(sealed: bytes, edit=None, *, key: bytes = KEY, version: int = pkg.PACKAGE_VERSION,
-            device: str = DEVICE) -> bytes:
-    """Open a real package with the device key, change its contents, and seal it again (an insider's forgery)."""
+def _unseal(sealed: bytes):
+    """The protobuf message inside a real package (opened with the device key)."""
+    head = pkg.header(pkg.PACKAGE_VERSION, DEVICE)
     msg = LivenessPackage()
     msg.ParseFromString(PackageSealer(KEY, DEVICE, ttl=300)._aead.decrypt(
-        sealed[len(pkg.header(1, DEVICE)): len(pkg.header(1, DEVICE)) + 12],
-        sealed[len(pkg.header(1, DEVICE)) + 12:], pkg.header(1, DEVICE)))
+        sealed[len(head): len(head) + 12], sealed[len(head) + 12:], head))
+    return msg
+
+
+def _reseal(sealed: bytes, edit=None, *, key: bytes = KEY, version: int = pkg.PACKAGE_VERSION,
+            device: str = DEVICE) -> bytes:
+    """Open a real package with the device key, give it a fresh session id (packages are single use), change its
+    contents, and seal it again (an insider's forgery)."""
+    msg = _unseal(sealed)
+    msg.session_id = os.urandom(16)
+    msg.captured_unix_ms = int(time.time() * 1000) - 1000  # fresh, so that slow test machines do not expire it
+    msg.expires_unix_ms = msg.captured_unix_ms + 60_000
     if edit:
         edit(msg)
     return PackageSealer(key, device, ttl=300).seal_message(msg.SerializeToString(), version)
@@ -163,7 +176,7 @@ def _flip(data: bytes, index: int) -> bytes:
 
 def test_every_altered_forged_expired_or_foreign_package_is_2007(cam_api, session, photos):
     sealed = base64.b64decode(session["package"])
-    head = len(pkg.header(1, DEVICE))
+    head = len(pkg.header(pkg.PACKAGE_VERSION, DEVICE))
     photo = (photos / "obama2.jpg").read_bytes()
     assert _reseal(sealed) != sealed  # a fresh nonce each time, and the reseal itself is accepted:
     assert post_package(cam_api, _reseal(sealed), photo).json()["code"] == 1000
@@ -177,9 +190,18 @@ def test_every_altered_forged_expired_or_foreign_package_is_2007(cam_api, sessio
         "replay after expiry": _reseal(sealed, _expired),
         "captured in the future": _reseal(sealed, lambda m: setattr(m, "captured_unix_ms", m.captured_unix_ms
                                                                     + 3_600_000)),
-        "version byte changed": sealed[:4] + bytes([2]) + sealed[5:],
-        "authentic but version 2": _reseal(sealed, version=2),
-        "inner version differs": _reseal(sealed, lambda m: setattr(m, "version", 2)),
+        "version byte changed": sealed[:4] + bytes([3]) + sealed[5:],
+        "authentic but version 3": _reseal(sealed, version=3),
+        "authentic version 1 (no audience, no nonce)": _reseal(sealed, lambda m: (m.ClearField("audience"),
+                                                                                   m.ClearField("version"),
+                                                                                   setattr(m, "version", 1)),
+                                                                 version=1),
+        "inner version differs": _reseal(sealed, lambda m: setattr(m, "version", 3)),
+        "issued to the kiosk": _reseal(sealed, lambda m: setattr(m, "audience", "kiosk")),
+        "no audience": _reseal(sealed, lambda m: m.ClearField("audience")),
+        "bound to a nonce the caller does not give": _reseal(sealed, lambda m: setattr(
+            m, "nonce_hash", pkg.nonce_hash("someone else's"))),
+        "used before": sealed,
         "failed liveness": _reseal(sealed, _failed),
         "no aligned face": _reseal(sealed, lambda m: m.ClearField("aligned_png")),
         "truncated": sealed[: len(sealed) // 2],
@@ -197,7 +219,69 @@ def test_every_altered_forged_expired_or_foreign_package_is_2007(cam_api, sessio
     resp = post_package(cam_api, session["package"], photo, as_file=False)
     assert (resp.status_code, resp.json()["code"]) == (400, 1200)
     cam_api.assert_alive(photos)
+    assert post_package(cam_api, _reseal(sealed), photo).json()["code"] == 1000
+
+
+def test_a_nonce_binds_the_package_to_its_caller(cam_api, photos):
+    body = cam_api.post(SESSION, {"nonce": "kiosk-7:4f1c"}).json()
+    assert body["code"] == 1000 and body["passed"], body
+    sealed = base64.b64decode(body["package"])
+    assert _unseal(sealed).nonce_hash == pkg.nonce_hash("kiosk-7:4f1c")
+    photo = (photos / "obama2.jpg").read_bytes()
+    for name, nonce in (("no nonce", None), ("another nonce", "kiosk-7:4f1d")):
+        fields = {"encrypted_image": cam_api.encrypt(photo), **({"nonce": nonce} if nonce else {})}
+        resp = cam_api.post(LIVENESS_FILE, fields, files={"liveness_file": ("liveness", sealed)})
+        assert (resp.status_code, resp.json()["code"]) == (400, 2007), (name, resp.json())
+        assert "another nonce" in resp.json()["message"]
+    # A wrong nonce does not use the package up (it never opened): its caller still can, once.
+    fields = {"encrypted_image": cam_api.encrypt(photo), "nonce": "kiosk-7:4f1c"}
+    resp = cam_api.post(LIVENESS_FILE, fields, files={"liveness_file": ("liveness", sealed)})
+    assert resp.json()["code"] == 1000 and resp.json()["verification_score"] > 0.7, resp.json()
+    resp = cam_api.post(LIVENESS_FILE, fields, files={"liveness_file": ("liveness", sealed)})
+    assert resp.json()["code"] == 2007 and "used before" in resp.json()["message"]
+    for bad in ("", "x" * 257):
+        resp = cam_api.post(SESSION, {"nonce": bad})
+        assert (resp.status_code, resp.json()["code"]) == (400, 1200), resp.json()
+
+
+def test_a_used_package_stays_used_after_a_restart(api_server, cam_api, session, photos, tmp_path):
+    """A new server on the same state directory (what a restarted process reads) refuses what the first one used;
+    the state file holds 40-byte records of digests and expiry times, nothing else."""
+    from edge_face.liveness.consumed import FILE_NAME, RECORD
+
+    sealed = _reseal(base64.b64decode(session["package"]))
+    photo = (photos / "obama2.jpg").read_bytes()
     assert post_package(cam_api, sealed, photo).json()["code"] == 1000
+    restarted = api_server(device_key=KEY.hex(), device_id=DEVICE, server_threads=2)  # same state_dir, no camera
+    resp = post_package(restarted, sealed, photo)
+    assert (resp.status_code, resp.json()["code"]) == (400, 2007) and "used before" in resp.json()["message"]
+    assert post_package(restarted, _reseal(sealed), photo).json()["code"] == 1000
+    stored = (cam_api.config.state_dir and __import__("pathlib").Path(cam_api.config.state_dir) / FILE_NAME)
+    data = stored.read_bytes()
+    assert data and len(data) % RECORD.size == 0
+    assert _unseal(sealed).session_id not in data and sealed[-64:] not in data
+
+
+def test_consumed_store_is_single_use_across_processes_and_prunes(tmp_path):
+    from edge_face.liveness.consumed import FILE_NAME, RECORD, ConsumedStore
+
+    now = [1_000_000.0]
+    store = ConsumedStore(tmp_path, clock=lambda: now[0], compact_every=3)
+    assert store.consume("d", b"a" * 16, 1_000_010_000) and not store.consume("d", b"a" * 16, 1_000_010_000)
+    # Another process sees the first use, and its own use is seen here.
+    code = ("import sys\nfrom pathlib import Path\nfrom edge_face.liveness.consumed import ConsumedStore\n"
+            "s = ConsumedStore(Path(sys.argv[1]), clock=lambda: 1_000_000.0)\n"
+            "print(s.consume('d', b'a' * 16, 1_000_010_000), s.consume('d', b'b' * 16, 1_000_001_000))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["False", "True"], done
+    assert not store.consume("d", b"b" * 16, 1_000_001_000)
+    # Expired ids are dropped when the file is compacted (every 3 appends here) and when a store opens.
+    now[0] += 5
+    assert store.consume("d", b"c" * 16, 1_000_010_000) and store.consume("d", b"e" * 16, 1_000_010_000)
+    assert len(store) == 3  # a, c, e: b expired at 1_000_001 s
+    assert len(ConsumedStore(tmp_path, clock=lambda: now[0])) == 3
+    assert (tmp_path / FILE_NAME).stat().st_size == 3 * RECORD.size
+    assert (tmp_path / FILE_NAME).stat().st_mode & 0o777 == 0o600
 
 
 def test_sealer_expiry_skew_and_kinds():

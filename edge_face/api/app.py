@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import quote
 
 from flask import Flask, Response, g, request
 
 from edge_face.api import camera, frs, handlers, kiosk, liveness, openapi, ops, senseid
+from edge_face.api.connections import InMemoryRequest
 from edge_face.api.errors import INVALID_ARGUMENT, ApiError
+from edge_face.api.hosts import check_host
 from edge_face.api.metrics import Metrics
 from edge_face.api.state import ApiState, request_id, state
 from edge_face.api.timeout import BoundedRunner
@@ -28,6 +31,7 @@ def create_app(config: Config, faces: FaceService | None = None) -> Flask:
     """The WSGI app over Services.from_config(config). Without `faces` (a face service already loaded, as tests
     share one), the models load in the background and /readyz says when they are ready."""
     app = Flask("edge_face.api")
+    app.request_class = InMemoryRequest  # multipart file parts never spool to a temporary file
     limits = config.limits
     app.config.update(
         MAX_CONTENT_LENGTH=limits.max_body_bytes,
@@ -61,6 +65,7 @@ def _start() -> None:
     """Runs first for every request, before routing errors are raised and before any body is read."""
     g.started = time.perf_counter()
     request_id()
+    check_host(request, state().config.allowed_hosts)
     if request.routing_exception is not None or request.method not in _BODY_METHODS:
         return
     env = request.environ
@@ -75,15 +80,24 @@ def _start() -> None:
         raise handlers.too_large()
 
 
+def log_text(text: str) -> str:
+    """A request's path (or method) as it may appear in a log line: percent-decoded control characters and
+    non-ASCII encoded again, so that "%0A" cannot start a forged line of a text log."""
+    return quote(text, safe="/:@!$&'()*+,;=-._~")
+
+
 def _finish(response: Response) -> Response:
     """Access log line, metrics and the X-Request-Id header; also runs after the error handlers."""
     rid = request_id()
     response.headers["X-Request-Id"] = rid
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
     seconds = time.perf_counter() - g.get("started", time.perf_counter())
     code = str(g.get("api_code", "-"))
     rule = request.url_rule
     endpoint = rule.rule if rule is not None else "unmatched"
     state().metrics.observe(endpoint, code, response.status_code, seconds)
-    access_log.info("%s %s code=%s status=%d ms=%.1f request_id=%s", request.method, request.path, code,
-                    response.status_code, seconds * 1000, rid)
+    access_log.info("%s %s code=%s status=%d ms=%.1f request_id=%s", log_text(request.method),
+                    log_text(request.path), code, response.status_code, seconds * 1000, rid)
     return response

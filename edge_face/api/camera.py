@@ -17,11 +17,13 @@ from edge_face.api.errors import INVALID_ARGUMENT, INVALID_IMAGE_TYPE, SUCCESS, 
 from edge_face.api.payload import decode_field, decrypt_field, read_fields
 from edge_face.api.state import respond, state
 from edge_face.imaging.encode import encode_jpeg
+from edge_face.liveness.package import MAX_NONCE_CHARS
 from edge_face.services.camera import SessionResult
 
 bp = Blueprint("camera", __name__)
 
 LIVENESS_FILE = "liveness_file"
+NONCE = "nonce"
 
 
 @bp.before_request
@@ -29,11 +31,26 @@ def _authenticate() -> None:
     check_api_key(state().config.api_keys)
 
 
-def run_session() -> SessionResult:
-    """A camera liveness session of this app's camera. Not under the request timeout: the session is bounded by
-    its own deadlines (camera.session_seconds, a capture timeout on every frame, the wait for the camera lock)."""
+def run_session(audience: str = "api", nonce: str | None = None) -> SessionResult:
+    """A camera liveness session of this app's camera, its package sealed for `audience` and `nonce`. Not under the
+    request timeout: the session is bounded by its own deadlines (camera.session_seconds, a capture timeout on every
+    frame, the wait for the camera lock)."""
     services = state().services
-    return services.camera.session(services.liveness())
+    return services.camera.session(services.liveness(), audience=audience, nonce=nonce)
+
+
+def nonce_field(value: str | bytes | None) -> str | None:
+    """The optional caller nonce: 1..MAX_NONCE_CHARS characters of text (1200 otherwise)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(INVALID_ARGUMENT, "nonce must be UTF-8 text") from None
+    if not 0 < len(value) <= MAX_NONCE_CHARS:
+        raise ApiError(INVALID_ARGUMENT, f"nonce must be 1..{MAX_NONCE_CHARS} characters")
+    return value
 
 
 def session_body(session: SessionResult) -> dict:
@@ -49,9 +66,9 @@ def session_body(session: SessionResult) -> dict:
 @bp.post(routes.CAMERA_SESSION, provide_automatic_options=False)
 def liveness_session() -> Response:
     """Silent liveness of the person in front of the camera for `camera.session_seconds`; when live, a sealed
-    package for 1.3 (Base64)."""
-    read_fields(request, (), strict=True)  # takes no field: one sent (e.g. "seconds") is a mistake to report
-    return respond(session_body(run_session()))
+    package for 1.3 (Base64), bound to the optional `nonce` (1.3 must then present the same)."""
+    fields = read_fields(request, (), (NONCE,), strict=True)  # our own endpoint: a field it does not take is a mistake to report
+    return respond(session_body(run_session("api", nonce_field(fields.get(NONCE)))))
 
 
 @bp.get(routes.CAMERA_STATUS)
@@ -73,13 +90,13 @@ def camera_frame() -> Response:
 def liveness_image_verification() -> Response:
     """§1.3: the live face of a sealed package (from /camera/liveness_session) against a photo."""
     st = state()
-    fields = read_fields(request, (LIVENESS_FILE, "encrypted_image"), ("auto_rotate", "check_quality"))
+    fields = read_fields(request, (LIVENESS_FILE, "encrypted_image"), ("auto_rotate", "check_quality", NONCE))
     auto_rotate, check_quality = fields.flag("auto_rotate"), fields.flag("check_quality")
     data = fields.get(LIVENESS_FILE)
     if not isinstance(data, bytes):
         raise ApiError(INVALID_ARGUMENT, "liveness_file must be sent as a multipart file")
     camera = st.services.camera
-    package = camera.open_package(data)
+    package = camera.open_package(data, audience="api", nonce=nonce_field(fields.get(NONCE)))
     photo = decode_field(decrypt_field(fields, "encrypted_image", st.cipher), "encrypted_image", st.config.limits,
                          INVALID_IMAGE_TYPE)
     score = st.run(camera.verify_package, st.services.faces(), package, photo, auto_rotate=auto_rotate,

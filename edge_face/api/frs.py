@@ -53,21 +53,24 @@ MIN_FACE_SIDE = 80  # exclusive
 
 @bp.before_request
 def _authenticate() -> None:
-    """An `Authorization: SDK-HMAC-SHA256 ...` header is an AK/SK signature, verified against frs_credentials
-    (api/aksk.py; FRS.0002, 403). Otherwise X-Auth-Token is mandatory (FRS.0010 when absent) and must be one of
-    frs_tokens (FRS.0002, 403), compared in constant time. With neither tokens nor credentials configured, any token
-    or signature passes (API.md: optional, like api_keys). With frs_project_id set, the path's project id (and
-    X-Project-Id, which Huawei's SDK sends) must be it (FRS.0028, 403)."""
+    """One key policy (API.md §3): with api_keys, frs_tokens or frs_credentials configured, every FRS request needs
+    an X-Auth-Token that is one of frs_tokens or api_keys (compared in constant time), or an AK/SK signature
+    (`Authorization: SDK-HMAC-SHA256 ...`, api/aksk.py) by one of frs_credentials; anything else is FRS.0002 (403),
+    a missing token FRS.0010. With none of them configured (a loopback-only lab set-up), any token or signature
+    passes, as the SenseID routes take any request without api_keys. With frs_project_id set, the path's project id
+    (and X-Project-Id, which Huawei's SDK sends) must be it (FRS.0028, 403)."""
     config = state().config
-    configured = bool(config.frs_tokens or config.frs_credentials)
+    required = bool(config.frs_tokens or config.frs_credentials or config.api_keys)
     if aksk.is_signed(request.headers.get("Authorization")):
-        if configured:
+        if config.frs_credentials:
             _verify_signature(config)
+        elif required:
+            raise FrsError(BAD_TOKEN, "No AK/SK credentials are configured on this device.")
     else:
         token = request.headers.get("X-Auth-Token", "").strip()
         if not token:
             raise FrsError(MISSING_HEADER, "X-Auth-Token is required.")
-        if configured and not matches_any([token], config.frs_tokens):
+        if required and not matches_any([token], config.frs_tokens + config.api_keys):
             raise FrsError(BAD_TOKEN)
     project = (request.view_args or {}).get("project_id")
     if config.frs_project_id and {project, request.headers.get("X-Project-Id", project)} != {config.frs_project_id}:

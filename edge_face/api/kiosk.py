@@ -4,6 +4,8 @@ against a reference photo (edge_face/api/static/kiosk.*).
 The page runs in the kiosk's browser on this device, so its endpoints answer loopback clients only and need no API
 key or AES key (a key given to a web page would be a key published): the liveness package stays sealed by the device
 key and only travels from one call to the next; the reference photo arrives as a file and is never stored.
+Other pages in that browser are kept out: the Host must be ours (app-wide, api/hosts.py), POSTs need the page's own
+Origin, no page may frame this one; and a kiosk package opens only in /kiosk/verify, never in SenseID 1.3.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from flask import Blueprint, Response, request
 from edge_face import routes
 from edge_face.api.camera import run_session, session_body
 from edge_face.api.errors import CORRUPTED_LIVENESS_DATA, INVALID_ARGUMENT, INVALID_IMAGE_TYPE, SUCCESS, ApiError
+from edge_face.api.hosts import check_same_origin
 from edge_face.api.payload import decode_field
 from edge_face.api.state import respond, state
 from edge_face.imaging.encode import jpeg_base64
@@ -32,6 +35,8 @@ _STATIC = {"kiosk.js": "text/javascript", "kiosk.css": "text/css"}
 def _local_only() -> None:
     if request.remote_addr not in LOOPBACK:
         raise ApiError(INVALID_ARGUMENT, "the kiosk page is served to this device's own screen only", 403)
+    if request.method == "POST":
+        check_same_origin(request)
 
 
 def _static(name: str) -> bytes:
@@ -47,7 +52,8 @@ def _no_store(response: Response) -> Response:
 def page() -> Response:
     response = Response(_static("kiosk.html"), mimetype="text/html")
     response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
-                                                   "style-src 'self'; script-src 'self'")
+                                                   "style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
+                                                   "base-uri 'none'; form-action 'self'")
     return _no_store(response)
 
 
@@ -75,7 +81,7 @@ def preview() -> Response:
 @bp.post("/kiosk/liveness")
 def liveness() -> Response:
     """The camera liveness session of /camera/liveness_session, for the page (no API key: loopback only)."""
-    return _no_store(respond(session_body(run_session())))
+    return _no_store(respond(session_body(run_session("kiosk"))))
 
 
 @bp.post("/kiosk/verify")
@@ -92,7 +98,7 @@ def verify() -> Response:
     except (binascii.Error, ValueError):
         raise ApiError(CORRUPTED_LIVENESS_DATA, "corrupted liveness data error: package is not Base64") from None
     camera = st.services.camera
-    package = camera.open_package(data)
+    package = camera.open_package(data, audience="kiosk")
     image = decode_field(photo.read(st.config.limits.max_image_bytes + 1), "reference", st.config.limits,
                          INVALID_IMAGE_TYPE)
     score = st.run(camera.verify_package, st.services.faces(), package, image)

@@ -1,16 +1,26 @@
 """Operations endpoints outside the vendor API: liveness of the process, readiness of the models, metrics.
 
-No API key here: they reveal no face data, and a supervisor must reach them without the key.
+/healthz never needs a key (systemd's and a supervisor's probe of the process). /readyz and /metrics show the
+configuration (models, backends, thresholds, camera): with ops_require_key they need an API key like every other
+route (the watchdog presents one); without it they stay open, for a loopback-only device.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from edge_face import routes
+from edge_face.api.auth import check_api_key
 from edge_face.api.metrics import CONTENT_TYPE
 from edge_face.api.state import respond, state
 
 bp = Blueprint("ops", __name__)
+
+
+@bp.before_request
+def _authenticate() -> None:
+    config = state().config
+    if config.ops_require_key and request.path != routes.HEALTHZ:
+        check_api_key(config.api_keys)
 
 
 @bp.get(routes.HEALTHZ)

@@ -23,12 +23,16 @@ log = logging.getLogger("edge_face.watchdog")
 DEFAULT_INTERVAL = 10.0
 
 
-def readyz_probe(host: str, port: int, timeout: float) -> str | None:
-    """None if our own /readyz answers 200 within `timeout`, else why not."""
+def readyz_probe(host: str, port: int, timeout: float, api_key: str | None = None) -> str | None:
+    """None if our own /readyz answers 200 within `timeout`, else why not. `api_key`: presented when /readyz
+    needs one (ops_require_key)."""
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    headers = {"User-Agent": "edge-face-watchdog"}
+    if api_key:
+        headers["X-API-Key"] = api_key
     try:
-        conn.request("GET", "/readyz", headers={"User-Agent": "edge-face-watchdog"})
+        conn.request("GET", "/readyz", headers=headers)
         resp = conn.getresponse()
         resp.read()
         return None if resp.status == 200 else f"/readyz answered {resp.status}"

@@ -7,10 +7,15 @@ clear header (magic, version, device id) is the associated data, so it cannot be
 and a package from another device or of another version is named as such before any decryption.
 The plaintext is the protobuf message of package.proto; its descriptor is built here with the protobuf runtime
 (there is no generated module to keep in step).
+
+A package proves one liveness check to one caller: it names its audience ("api": SenseID 1.3, "kiosk": the kiosk
+page's own verification) and, when the caller gave one, the SHA-256 of the caller's nonce; open() refuses it for
+another audience or without the same nonce. Single use is the consumed-id store's job (liveness/consumed.py).
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import socket
 import struct
@@ -26,12 +31,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-PACKAGE_VERSION = 1
+PACKAGE_VERSION = 2  # 2: audience and nonce_hash; version 1 packages are refused
 MAGIC = b"EFLP"
 NONCE_BYTES = 12
 TAG_BYTES = 16
 ALIGNED_SIDE = 112
 _PROTO_PACKAGE = "edge_face.liveness"
+AUDIENCES = ("api", "kiosk")
+MAX_NONCE_CHARS = 256
 
 # (name, number, type, label, message type) of each field, exactly as in package.proto.
 _F = descriptor_pb2.FieldDescriptorProto
@@ -53,6 +60,8 @@ PACKAGE_FIELDS = (
     ("face_rect", 8, _F.TYPE_INT32, _F.LABEL_REPEATED, ""),
     ("aligned_png", 9, _F.TYPE_BYTES, _F.LABEL_OPTIONAL, ""),
     ("model_variant", 10, _F.TYPE_STRING, _F.LABEL_OPTIONAL, ""),
+    ("audience", 11, _F.TYPE_STRING, _F.LABEL_OPTIONAL, ""),
+    ("nonce_hash", 12, _F.TYPE_BYTES, _F.LABEL_OPTIONAL, ""),
 )
 
 
@@ -77,7 +86,8 @@ LivenessOutcome, LivenessPackage = _message_classes()
 class PackageError(ValueError):
     """The bytes are no package this device accepts (SenseID 2007). kind: "malformed" (truncated, not a package,
     bad contents), "version", "foreign" (another device), "forged" (altered, or sealed under another key),
-    "expired", "future" (captured after now) or "not_live"."""
+    "expired", "future" (captured after now), "not_live", "audience" (issued to the kiosk, shown to the API or the
+    other way round), "nonce" (the caller's nonce is missing or another) or "replayed" (used before)."""
 
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(detail)
@@ -97,6 +107,14 @@ class OpenedPackage:
     face_rect: tuple[int, ...]
     aligned: np.ndarray  # 112x112 BGR crop, what the embedder takes
     model_variant: str
+    audience: str
+
+
+def nonce_hash(nonce: str | None) -> bytes:
+    """What a package keeps of a caller's nonce (b"" without one)."""
+    if not nonce:
+        return b""
+    return hashlib.sha256(b"edge_face package nonce\0" + nonce.encode("utf-8")).digest()
 
 
 _process_key: bytes | None = None
@@ -159,7 +177,7 @@ class PackageSealer:
 
     def seal(self, *, passed: bool, score: float, status: str, face_seconds: float, frames: int,
              frame: np.ndarray, face_rect: tuple[int, int, int, int], aligned: np.ndarray, captured_unix: float,
-             model_variant: str = "") -> bytes:
+             model_variant: str = "", audience: str = "api", nonce: str | None = None) -> bytes:
         ok_frame, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
         ok_face, png = cv2.imencode(".png", aligned)
         if not (ok_frame and ok_face):
@@ -171,7 +189,7 @@ class PackageSealer:
             result=LivenessOutcome(passed=passed, score=score, status=status, face_seconds=face_seconds,
                                    frames=frames),
             frame_jpeg=jpeg.tobytes(), face_rect=[int(v) for v in face_rect], aligned_png=png.tobytes(),
-            model_variant=model_variant)
+            model_variant=model_variant, audience=audience, nonce_hash=nonce_hash(nonce))
         return self.seal_message(msg.SerializeToString(), PACKAGE_VERSION)
 
     def seal_message(self, plaintext: bytes, version: int) -> bytes:
@@ -180,8 +198,8 @@ class PackageSealer:
         nonce = os.urandom(NONCE_BYTES)
         return head + nonce + self._aead.encrypt(nonce, plaintext, head)
 
-    def open(self, data: bytes) -> OpenedPackage:
-        """The package's contents, or PackageError saying why this device refuses it."""
+    def open(self, data: bytes, *, audience: str = "api", nonce: str | None = None) -> OpenedPackage:
+        """The package's contents, or PackageError saying why this device refuses it for `audience` and `nonce`."""
         if len(data) < len(MAGIC) + 2 or data[: len(MAGIC)] != MAGIC:
             raise PackageError("malformed", "not an edge_face liveness package")
         version, dev_len = data[len(MAGIC)], data[len(MAGIC) + 1]
@@ -194,9 +212,9 @@ class PackageSealer:
         head = data[:head_len]
         if head[len(MAGIC) + 2:] != self.device_id.encode("utf-8"):
             raise PackageError("foreign", "the package was sealed by another device")
-        nonce, sealed = data[head_len: head_len + NONCE_BYTES], data[head_len + NONCE_BYTES:]
+        iv, sealed = data[head_len: head_len + NONCE_BYTES], data[head_len + NONCE_BYTES:]
         try:
-            plain = self._aead.decrypt(nonce, sealed, head)
+            plain = self._aead.decrypt(iv, sealed, head)
         except InvalidTag:
             raise PackageError("forged", "the package is altered, or sealed under another key") from None
         msg = LivenessPackage()
@@ -209,6 +227,11 @@ class PackageSealer:
         self._check_times(msg.captured_unix_ms, msg.expires_unix_ms)
         if not msg.result.passed:
             raise PackageError("not_live", "the package records a failed liveness check")
+        if msg.audience != audience:
+            raise PackageError("audience", f"the package was issued for the {msg.audience or 'unknown'} flow, "
+                                           f"not the {audience} flow")
+        if not hmac.compare_digest(bytes(msg.nonce_hash), nonce_hash(nonce)):  # either side may lack a nonce
+            raise PackageError("nonce", "the package was issued to a caller with another nonce")
         aligned = _decode_png(msg.aligned_png)
         if aligned is None or aligned.shape != (ALIGNED_SIDE, ALIGNED_SIDE, 3):
             raise PackageError("malformed", "the package holds no aligned face")
@@ -216,7 +239,11 @@ class PackageSealer:
                              captured_unix_ms=msg.captured_unix_ms, expires_unix_ms=msg.expires_unix_ms,
                              passed=msg.result.passed, score=msg.result.score, status=msg.result.status,
                              frame_jpeg=bytes(msg.frame_jpeg), face_rect=tuple(msg.face_rect), aligned=aligned,
-                             model_variant=msg.model_variant)
+                             model_variant=msg.model_variant, audience=msg.audience)
+
+    def refused_after_ms(self, package: OpenedPackage) -> int:
+        """Unix ms after which open() refuses `package` as expired: how long its id must be remembered as used."""
+        return min(package.expires_unix_ms, package.captured_unix_ms + self.ttl_ms) + self.skew_ms
 
     def _check_times(self, captured_ms: int, expires_ms: int) -> None:
         """Expired by its own expiry or by this device's ttl, whichever is sooner; never from the future."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -17,7 +18,8 @@ from edge_face import observability
 from edge_face.camera import CameraOwner, CameraTimeout, NoCamera, owner_for
 from edge_face.config import Config
 from edge_face.liveness.analyse import LivenessResult, NoTrackableFace
-from edge_face.liveness.package import OpenedPackage, PackageSealer, default_device_id, process_key
+from edge_face.liveness.consumed import ConsumedStore, default_state_dir
+from edge_face.liveness.package import OpenedPackage, PackageError, PackageSealer, default_device_id, process_key
 from edge_face.services.faces import FaceService
 from edge_face.services.liveness import SAMPLE_FPS, LivenessService
 
@@ -40,11 +42,13 @@ def _wall_clock(frames: Iterable[tuple[float, np.ndarray]], origin: list[float])
 
 
 class CameraLivenessService:
-    """The camera owner (None without a camera) and the sealer of this device's packages. Needs no model: it is
-    built at once, so /camera/status answers while the models still load."""
+    """The camera owner (None without a camera), the sealer of this device's packages and the store of the packages
+    already used. Needs no model: it is built at once, so /camera/status answers while the models still load."""
 
-    def __init__(self, owner: CameraOwner | None, sealer: PackageSealer, seconds: float, model_variant: str) -> None:
+    def __init__(self, owner: CameraOwner | None, sealer: PackageSealer, seconds: float, model_variant: str,
+                 consumed: ConsumedStore) -> None:
         self.owner, self.sealer, self.seconds, self.model_variant = owner, sealer, seconds, model_variant
+        self.consumed = consumed
 
     @classmethod
     def from_config(cls, config: Config) -> "CameraLivenessService":
@@ -56,7 +60,8 @@ class CameraLivenessService:
             key = process_key()
         cam = config.camera
         sealer = PackageSealer(key, config.device_id or default_device_id(), cam.package_ttl, cam.clock_skew)
-        return cls(owner_for(cam), sealer, cam.session_seconds, config.model_variant)
+        consumed = ConsumedStore(Path(config.state_dir) if config.state_dir else default_state_dir())
+        return cls(owner_for(cam), sealer, cam.session_seconds, config.model_variant, consumed)
 
     def describe(self) -> dict:
         """The camera's state for /readyz and /camera/status ("none" without a camera)."""
@@ -68,8 +73,9 @@ class CameraLivenessService:
             raise NoCamera("no camera is configured on this device (camera.source = none)")
         return self.owner
 
-    def session(self, liveness: LivenessService) -> SessionResult:
-        """Analyse `seconds` of live frames. Raises CameraError (none, busy, failed), CameraTimeout and
+    def session(self, liveness: LivenessService, *, audience: str = "api", nonce: str | None = None) -> SessionResult:
+        """Analyse `seconds` of live frames; a live result is sealed for `audience` ("api": 1.3, "kiosk": the kiosk's
+        verification) and the caller's `nonce`. Raises CameraError (none, busy, failed), CameraTimeout and
         NoTrackableFace (nobody in front of the camera)."""
         owner = self.require_owner()
         origin: list[float] = []
@@ -95,12 +101,17 @@ class CameraLivenessService:
             package = self.sealer.seal(passed=True, score=result.score, status=result.status,
                                        face_seconds=result.face_seconds, frames=result.frames, frame=result.image,
                                        face_rect=result.face_rect, aligned=result.aligned, captured_unix=captured,
-                                       model_variant=self.model_variant)
+                                       model_variant=self.model_variant, audience=audience, nonce=nonce)
         return SessionResult(result, captured, package)
 
-    def open_package(self, data: bytes) -> OpenedPackage:
-        """Raises PackageError (2007) for anything this device did not seal, recently, after a live result."""
-        return self.sealer.open(data)
+    def open_package(self, data: bytes, *, audience: str = "api", nonce: str | None = None) -> OpenedPackage:
+        """Raises PackageError (2007) for anything this device did not seal, recently, after a live result, for this
+        audience and nonce, and for a package used before. A package is used up when it opens, before the photo is
+        looked at: a failed comparison (no face, a bad photo) does not give the caller another try."""
+        package = self.sealer.open(data, audience=audience, nonce=nonce)
+        if not self.consumed.consume(package.device_id, package.session_id, self.sealer.refused_after_ms(package)):
+            raise PackageError("replayed", "the package was used before (a package proves one liveness check once)")
+        return package
 
     def verify_package(self, faces: FaceService, package: OpenedPackage, photo: np.ndarray, *, auto_rotate: bool = False,
                        check_quality: bool = False) -> float:

@@ -1,0 +1,1 @@
+"""Tools around edge_face (benchmarks, attack drills): not part of the service package."""

@@ -125,6 +125,7 @@ verifyBtn.addEventListener("click", async () => {
   } catch (err) {
     show(verifyEl, "error", "Error: " + err.message);
   } finally {
+    pkg = null;  // a package proves one liveness check once: the next comparison needs a new check
     updateVerify();
   }
 });
