@@ -7,10 +7,13 @@ BIN    := $(VENV)/bin
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard native/*.cpp native/*.hpp native/*.inc)
+# The runtime package, then the development tools (tools/: benchmarks, fitters, test helpers) that the appliance
+# never installs.
+$(VENV)/.installed: pyproject.toml setup.py tools/pyproject.toml $(wildcard native/*.cpp native/*.hpp native/*.inc)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e tools/
 	touch $@
 
 serve: setup
@@ -50,13 +53,13 @@ models: setup
 
 # The benchmark peer (face_recognition 1.3.0 on a prebuilt dlib), for `edge-face bench lfw --peer face_recognition`.
 peer: setup
-	$(BIN)/python -m pip install --quiet -e '.[peer]'
+	$(BIN)/python -m pip install --quiet -e 'tools/[peer]'
 	$(BIN)/python -m pip install --quiet --no-deps face_recognition==1.3.0
 
 # schemathesis over /openapi.json plus the hostile cases, against a real server: prints a JSON report.
 fuzz: setup fixtures
-	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
-	$(BIN)/python benchmarks/fuzz.py
+	$(BIN)/python -m pip install --quiet -e 'tools/[fuzz]'
+	$(BIN)/python -m edge_face_tools.fuzz
 
 DATA ?= ../shared/data
 bench-lfw: setup
@@ -74,7 +77,7 @@ install-appliance:
 # N minutes of mixed valid and hostile requests from 4 clients, the service killed once mid-run (JSON report).
 SOAK_MINUTES ?= 10
 soak: setup fixtures
-	$(BIN)/python benchmarks/soak.py --minutes $(SOAK_MINUTES) --clients 4
+	$(BIN)/python -m edge_face_tools.soak --minutes $(SOAK_MINUTES) --clients 4
 
 clean:
-	rm -rf $(VENV) build *.egg-info edge_face/_native*.so
+	rm -rf $(VENV) build *.egg-info tools/build tools/*.egg-info edge_face/_native*.so

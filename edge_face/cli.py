@@ -1,39 +1,34 @@
-"""`edge-face`: serve | verify | encrypt | calibrate | bench. Wires things together; owns no logic."""
+"""`edge-face`: serve | verify | encrypt | calibrate | bench. Wires things together; owns no logic (calibrate, bench
+and fit-occlusion run the development tools, edge_face_tools, where they are installed)."""
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
+from typing import Callable
 
 from edge_face.config import ConfigError, load_config
 
 
-def _machine() -> dict:
-    import os
-
-    return {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "processor": _cpu_model()}
+TOOLS_MISSING = "the benchmark tools are not installed: pip install -e tools/ (make setup does it)"
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+def _tool(name: str) -> Callable[[argparse.Namespace], int]:
+    """The command `name` of the benchmark tools (edge_face_tools.commands): a development set-up has them, the
+    appliance does not, and there the command exits with status 2 saying how to install them."""
 
+    def run(args: argparse.Namespace) -> int:
+        try:
+            from edge_face_tools import commands
+        except ModuleNotFoundError as exc:
+            if exc.name != "edge_face_tools":
+                raise
+            print(f"edge-face {args.command}: {TOOLS_MISSING}", file=sys.stderr)
+            return 2
+        return getattr(commands, name)(args)
 
-def _service(args, config=None):
-    """The configured face service, warmed (the benchmarks time requests, not XNNPACK's set-up)."""
-    from edge_face.services import wire_faces
-
-    service = wire_faces(config or load_config(args.config))
-    service.warm_up()
-    return service
+    return run
 
 
 def cmd_serve(args) -> int:
@@ -70,10 +65,12 @@ def cmd_backoff(args) -> int:
 
 def cmd_verify(args) -> int:
     from edge_face.imaging import ImageError, decode_image
+    from edge_face.services import wire_faces
     from edge_face.services.faces import NoFaceFound
 
     config = load_config(args.config)
-    service = _service(args, config)
+    service = wire_faces(config)
+    service.warm_up()
     try:
         first = decode_image(Path(args.first).read_bytes(), config.limits)
         second = decode_image(Path(args.second).read_bytes(), config.limits)
@@ -96,103 +93,6 @@ def cmd_encrypt(args) -> int:
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     print(VendorCipher(config.aes_key, config.aes_iv).encrypt(data))
     return 0
-
-
-def cmd_calibrate(args) -> int:
-    from edge_face.backends import CpuBackend
-    from edge_face.bench import calibrate
-    from edge_face.services import wire_faces
-
-    config = load_config(args.config)
-    variant = args.variant or config.model_variant
-    service = wire_faces(config, variant=variant, calibration=calibrate.identity_calibration(),
-                         backend=CpuBackend(config.threads))
-    fitted = calibrate.fit(Path(args.data), service, progress=not args.json)
-    if args.write:
-        calibrate.write(Path(config.models_dir) / "verification" / f"{variant}.json", fitted)
-    print(json.dumps({"machine": _machine(), **fitted}, indent=2))
-    return 0
-
-
-def cmd_fit_occlusion(args) -> int:
-    from edge_face.bench import occlusion
-
-    config = load_config(args.config)
-    service = _service(args)
-    fitted = occlusion.fit(Path(args.data), service, limit=args.limit, progress=not args.json)
-    if args.write:
-        occlusion.write(Path(config.models_dir) / "quality" / "quality.json", fitted)
-    print(json.dumps({"machine": _machine(), "fit": fitted["fit"], "sharpness": fitted["sharpness"],
-                      "thresholds": fitted["occlusion"]["thresholds"]}, indent=2))
-    return 0
-
-
-def cmd_bench(args) -> int:
-    service = _service(args) if args.which in ("lfw", "detect", "occlusion", "pose", "liveness") else None
-    if args.which == "lfw":
-        from edge_face.bench import lfw
-
-        result = lfw.run(Path(args.data), service, far_over_all=not args.pairs_only, progress=not args.json)
-        if args.peer:
-            from edge_face.bench import peer
-
-            result = {"edge_face": result, "peer": peer.run_lfw(args.peer, Path(args.data))}
-    elif args.which == "detect":
-        from edge_face.bench import detect
-
-        result = detect.run(Path(args.data), service)
-    elif args.which in ("occlusion", "pose"):
-        from edge_face.bench import occlusion, pose
-
-        result = (occlusion if args.which == "occlusion" else pose).run(Path(args.data), service, limit=args.limit,
-                                                                        progress=not args.json)
-    elif args.which == "liveness":
-        from dataclasses import replace
-
-        from edge_face.bench import liveness
-        from edge_face.services import LivenessService
-
-        # The service refuses videos over limits.max_video_seconds (30 s); the benchmark looks at longer dev clips
-        # too (--max-video-seconds), and says which limit it used.
-        limits = replace(load_config(args.config).limits, max_video_seconds=args.max_video_seconds)
-        result = liveness.run(Path(args.data), LivenessService(service, limits), progress=not args.json,
-                              fit=Path(args.fit) if args.fit else None)
-        result["max_video_seconds"] = args.max_video_seconds
-    elif args.which == "http":
-        from edge_face.bench import http
-
-        result = http.run(Path(args.data), clients=args.clients, requests=args.requests, config=load_config(args.config))
-    else:  # pragma: no cover - argparse restricts the choices
-        raise SystemExit(f"unknown benchmark {args.which}")
-    out = {"benchmark": args.which, "machine": _machine(), "result": result}
-    print(json.dumps(out, indent=2 if not args.json else None, default=float))
-    return 0
-
-
-def _tools_module(name: str):
-    """A module of the developer tools (tools/edge_face_tools/, not installed with the service): importable when
-    tools/ is on PYTHONPATH, or found beside an editable checkout; None when absent."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"edge_face_tools.{name}")
-    except ImportError:
-        pass
-    tools = Path(__file__).resolve().parent.parent / "tools"
-    if (tools / "edge_face_tools" / f"{name}.py").is_file():
-        sys.path.insert(0, str(tools))
-        return importlib.import_module(f"edge_face_tools.{name}")
-    return None
-
-
-def cmd_synth_attacks(args, rest: list[str]) -> int:
-    module = _tools_module("synth_attacks")
-    if module is None:
-        print("error: synth-attacks is a developer tool (tools/edge_face_tools/synth_attacks.py) and is not "
-              "installed here: run it from a source checkout, or put its tools/ folder on PYTHONPATH",
-              file=sys.stderr)
-        return 2
-    return module.main(rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--variant")
     c.add_argument("--write", action="store_true", help="store the fitted map in models/verification/<variant>.json")
     c.add_argument("--json", action="store_true")
-    c.set_defaults(func=cmd_calibrate)
+    c.set_defaults(func=_tool("calibrate"))
 
     b = sub.add_parser("bench", help="benchmarks (JSON)")
     b.add_argument("which", choices=["lfw", "detect", "http", "occlusion", "pose", "liveness"])
@@ -243,18 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, help="occlusion, pose: only the first N held-out photos")
     b.add_argument("--fit", help="liveness: fit the cue fusion on DIR and write it to this JSON file")
     b.add_argument("--max-video-seconds", type=float, default=60.0, help="liveness: longest video analysed")
-    b.set_defaults(func=cmd_bench)
+    b.set_defaults(func=_tool("bench"))
 
     o = sub.add_parser("fit-occlusion", help="fit the occlusion model and quality constants on a face folder")
     o.add_argument("--data", required=True, help="folder with images/<identity>/* (the fit half of its identities)")
     o.add_argument("--limit", type=int, help="only the first N fit photos")
     o.add_argument("--write", action="store_true", help="store the fit in models/quality/quality.json")
     o.add_argument("--json", action="store_true")
-    o.set_defaults(func=cmd_fit_occlusion)
+    o.set_defaults(func=_tool("fit_occlusion"))
 
     a = sub.add_parser("synth-attacks", add_help=False,
                        help="presentation-attack videos from real faces (developer tool: --faces DIR --out DIR)")
-    a.set_defaults(func=cmd_synth_attacks, passthrough=True)
+    a.set_defaults(func=_tool("synth_attacks"), passthrough=True)
     return p
 
 
@@ -263,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     if rest and not getattr(args, "passthrough", False):
         build_parser().parse_args(argv)  # the usual error for unknown arguments
     try:
-        return args.func(args, rest) if getattr(args, "passthrough", False) else args.func(args)
+        args.rest = rest  # a passthrough command's own arguments
+        return args.func(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

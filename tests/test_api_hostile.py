@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from edge_face.bench import hostile
+from edge_face_tools import hostile
 
 KEY, TOKEN = "hostile-key", "hostile-token"
 BODY_LIMIT = 4 * 1024 * 1024  # small, so the huge cases stay cheap; the fuzz run uses the deployment's 32 MB

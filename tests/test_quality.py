@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_face.bench.occluders import draw, load_mask_textures
-from edge_face.bench.pose import rotate_about
 from edge_face.pipeline.quality import distance2center, size
+from edge_face_tools.occluders import draw, load_mask_textures
+from edge_face_tools.pose import rotate_about
 
 QUALITY = "/quality/face/stateless"
 VERIFY = "/identity/image_verification/stateless"

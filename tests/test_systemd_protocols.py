@@ -1,5 +1,5 @@
 """sd_notify, the watchdog, socket activation, the journal protocol and the restart back-off, over real sockets and
-real processes (systemd is not PID 1 here: edge_face.bench.supervisor speaks its side of the same protocols)."""
+real processes (systemd is not PID 1 here: edge_face_tools.supervisor speaks its side of the same protocols)."""
 from __future__ import annotations
 
 import logging
@@ -161,7 +161,7 @@ def test_watchdog_ends_the_process_when_the_models_failed(notify_socket, api_con
 def test_socket_activated_service_survives_a_kill_without_losing_a_request(api, photos, tmp_path):
     """`edge-face serve` socket-activated, Type=notify with WatchdogSec=: READY=1 and pings; SIGKILL it; a valid
     request sent while it is down waits in the held socket's queue and is answered by the restarted process."""
-    from edge_face.bench.supervisor import Supervisor
+    from edge_face_tools.supervisor import Supervisor
 
     env = {**os.environ, "EDGE_FACE_LOG_FORMAT": "text"}
     sup = Supervisor(env=env, restart_sec=0.5, watchdog_sec=4.0, log=tmp_path / "service.log").start()
@@ -194,7 +194,7 @@ def test_socket_activated_service_survives_a_kill_without_losing_a_request(api, 
 def test_service_exits_1_when_models_cannot_load(tmp_path):
     """Under systemd a failed model load ends the process (Restart= and the back-off retry it), instead of a
     process that answers 503 forever without a watchdog ever noticing."""
-    from edge_face.bench.supervisor import Supervisor
+    from edge_face_tools.supervisor import Supervisor
 
     env = {**os.environ, "EDGE_FACE_MODELS_DIR": str(tmp_path), "EDGE_FACE_LOG_FORMAT": "text"}
     sup = Supervisor(env=env, restart_sec=30).start()

@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from edge_face import native
-from edge_face.bench.metrics import best_threshold, evaluate_pairs, kfold_accuracy, tar_at_far
 from edge_face.config import Config, ConfigError, Limits, load_config
 from edge_face.crypto import DecryptError, VendorCipher
 from edge_face.imaging import ImageError, decode_image
@@ -17,6 +16,7 @@ from edge_face.native import reference
 from edge_face.pipeline.align import TEMPLATE_112, similarity_transform
 from edge_face.pipeline.calibrate import TABLE, Calibration, fit_knots, measured_far
 from edge_face.pipeline.orient import TURNS, box_to_original, rotate
+from edge_face_tools.metrics import best_threshold, evaluate_pairs, kfold_accuracy, tar_at_far
 
 KEY, IV = Config().aes_key, Config().aes_iv
 

@@ -5,7 +5,7 @@ skin-to-feature colour contrast (Lab statistics of the patch against the cheeks)
 hand replaces both. Every region's model sees the features of all four patches, so context (a mask hides nose and
 mouth together) helps. Weights, feature standardisation and the refusal thresholds are data
 (models/quality/occlusion.json), fitted by `edge-face fit-occlusion --data DIR` on synthetic occlusions of real
-faces (edge_face.bench.occluders). Cost: < 1 ms per face on the crop the embedder already uses.
+faces (edge_face_tools.occluders). Cost: < 1 ms per face on the crop the embedder already uses.
 """
 from __future__ import annotations
 

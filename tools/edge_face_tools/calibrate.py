@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edge_face.bench.faces import embed_photos, identity_of, list_images
-from edge_face.bench.lfw import impostor_cosines
 from edge_face.pipeline.calibrate import fit_knots, measured_far
-from edge_face.pipeline.fitsplit import in_fit_set
 from edge_face.services.faces import FaceService
+from edge_face_tools.faces import embed_photos, identity_of, list_images
+from edge_face_tools.fitsplit import in_fit_set
+from edge_face_tools.lfw import impostor_cosines
 
 FIT_RULE = {"hash": "sha1", "modulo": 2, "fit_residues": [0]}
 

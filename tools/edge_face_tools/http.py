@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,14 +22,9 @@ import numpy as np
 
 from edge_face.config import Config
 from edge_face.crypto import VendorCipher
+from edge_face_tools.server import free_port, wait_ready
 
 PATH = "/identity/image_verification/stateless"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _jpeg_640x480(path: Path) -> bytes:
@@ -40,29 +34,14 @@ def _jpeg_640x480(path: Path) -> bytes:
     return buf.tobytes()
 
 
-def _bodies(data: Path, cipher: VendorCipher, count: int) -> list[bytes]:
+def request_bodies(data: Path, cipher: VendorCipher, count: int) -> list[bytes]:
+    """Form bodies of endpoint 1.1 for the first `count` pairs of DIR/pairs.csv, as a vendor client sends them."""
     with open(data / "pairs.csv", newline="") as fh:
         pairs = list(csv.DictReader(fh))[:count]
     return [urllib.parse.urlencode({
         "first_encrypted_image": cipher.encrypt(_jpeg_640x480(data / p["path_a"])),
         "second_encrypted_image": cipher.encrypt(_jpeg_640x480(data / p["path_b"])),
     }).encode() for p in pairs]
-
-
-def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    """Until the server process answers /readyz with 200 (models loaded), or fail if it dies or takes too long."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("server did not become ready")
 
 
 def _post(base: str, body: bytes) -> tuple[float, int]:
@@ -81,7 +60,7 @@ def _post(base: str, body: bytes) -> tuple[float, int]:
 def run(data: Path, clients: int = 4, requests: int = 200, config: Config | None = None) -> dict:
     config = config or Config()
     cipher = VendorCipher(config.aes_key, config.aes_iv)
-    bodies = _bodies(data, cipher, min(requests, 100))
+    bodies = request_bodies(data, cipher, min(requests, 100))
     port = free_port()
     env = {**os.environ, "EDGE_FACE_PORT": str(port), "EDGE_FACE_HOST": "127.0.0.1"}
     proc = subprocess.Popen([sys.executable, "-m", "edge_face.cli", "serve"], env=env,

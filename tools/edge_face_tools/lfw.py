@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_face.bench.faces import embed_photos, identity_of, list_images
-from edge_face.bench.metrics import evaluate_pairs
 from edge_face.native import cosine_matrix
 from edge_face.pipeline.calibrate import measured_far
-from edge_face.pipeline.fitsplit import in_fit_set
 from edge_face.services.faces import FaceService
+from edge_face_tools.faces import embed_photos, identity_of, list_images
+from edge_face_tools.fitsplit import in_fit_set
+from edge_face_tools.metrics import evaluate_pairs
 
 
 def read_pairs(data: Path) -> list[dict]:

@@ -1,6 +1,6 @@
 """Latency per model and per pipeline stage, for each variant and thread count, in one run (JSON).
 
-Usage: python benchmarks/stages.py --data DIR [--photos 300] [--threads 1 2] [--variant float32 float32_b1 int8]
+Usage: python -m edge_face_tools.stages --data DIR [--photos 300] [--threads 1 2] [--variant float32 float32_b1 int8]
 DIR is any folder with images/<identity>/*; the photos are taken in sorted order. Medians in milliseconds.
 "models": every shipped model invoked on a random input of its own shape (detector at 256x256), 50 times.
 "pipeline": decode, detect, align and each embedder of a variant on real photos; total = detect + align + embed.
@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 from edge_face.backends import CpuBackend
-from edge_face.bench.faces import list_images
 from edge_face.config import Config
 from edge_face.imaging import decode_image
 from edge_face.models import ModelRegistry
 from edge_face.pipeline.align import align
 from edge_face.services.faces import FaceService
+from edge_face_tools.faces import list_images
 
 
 def _ms(fn, *args, **kwargs):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_face.bench.lfw import read_pairs
-from edge_face.bench.metrics import evaluate_pairs
+from edge_face_tools.lfw import read_pairs
+from edge_face_tools.metrics import evaluate_pairs
 
 
 def run_lfw(name: str, data: Path) -> dict:

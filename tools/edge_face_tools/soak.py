@@ -2,10 +2,10 @@
 appliance runs it (socket-activated, Type=notify with WatchdogSec=, Restart=), with the service process killed
 (SIGKILL) once mid-run. Prints one JSON report.
 
-    python benchmarks/soak.py --minutes 10 --clients 4        (or: make soak)
+    python -m edge_face_tools.soak --minutes 10 --clients 4        (or: make soak)
 
 Why a supervisor and not "kill a worker": waitress serves on threads of one process, so the unit of failure is the
-process. edge_face.bench.supervisor plays systemd's part with the same protocols (it holds the listening socket as
+process. edge_face_tools.supervisor plays systemd's part with the same protocols (it holds the listening socket as
 edge-face.socket does, passes it as fd 3, reads READY=1/WATCHDOG=1 from a real $NOTIFY_SOCKET, restarts the
 process RestartSec= after it dies). Requests that arrive while no process runs wait in the socket's queue.
 
@@ -23,21 +23,16 @@ import platform
 import random
 import signal
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from edge_face.bench import hostile  # noqa: E402
-from edge_face.bench.supervisor import Supervisor  # noqa: E402
-from edge_face.crypto import VendorCipher  # noqa: E402
-from edge_face.observability import rss_bytes  # noqa: E402
-from tests import fixtures  # noqa: E402
+from edge_face.crypto import VendorCipher
+from edge_face.observability import rss_bytes
+from edge_face_tools import fixture_photos, hostile
+from edge_face_tools.supervisor import Supervisor
 
 KEY, TOKEN = "soak-api-key-0123456789", "soak-frs-token-0123456789"
 AES_KEY, AES_IV = "soak0123456789abcdef0123456789ab", "soak-nonce12"
@@ -80,7 +75,7 @@ def _latency(values: list[float]) -> dict:
 
 
 def run(minutes: float, clients: int, think: float, kill_at: float, warmup: float, seed: int, log: Path | None) -> dict:
-    photos = fixtures.ensure()
+    photos = fixture_photos.require("obama.jpg", "obama2.jpg", "biden.jpg", "t1.jpg")
     cipher = VendorCipher(AES_KEY, AES_IV)
     valid = valid_cases(photos, cipher)
     bad = [c for c in hostile.cases((photos / "obama.jpg").read_bytes(), cipher, KEY, TOKEN, BODY_LIMIT)]

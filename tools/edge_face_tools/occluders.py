@@ -8,24 +8,21 @@ generator, so a run is reproducible and the fit and the bench (different seeds) 
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from edge_face_tools import fixture_photos
 
 KINDS = ("bar_eyes", "sunglasses", "eye_patch", "bar_mouth", "mask", "hand", "patch_nose")
 MASK_FILES = ("mask_black.jpg", "mask_blue.jpg", "mask_green.jpg", "mask_white.jpg")
 FABRIC = ((235, 235, 235), (200, 160, 90), (40, 40, 40), (120, 170, 110), (190, 190, 230))  # BGR
 
 
-def default_mask_dir() -> Path:
-    """Where `python -m tests.fixtures` caches insightface's mask textures."""
-    return Path(os.environ.get("EDGE_FACE_FIXTURES", Path.home() / ".cache" / "edge_face" / "fixtures"))
-
-
 def load_mask_textures(folder: Path | None) -> list[np.ndarray]:
-    folder = folder or default_mask_dir()
+    """insightface's mask textures in `folder` (default: the fixtures' folder); none there: masks are plain fabric."""
+    folder = folder or fixture_photos.folder()
     out = [cv2.imread(str(folder / n)) for n in MASK_FILES if (folder / n).is_file()]
     return [t for t in out if t is not None]
 

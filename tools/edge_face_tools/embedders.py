@@ -1,6 +1,6 @@
 """Choose the embedding by measurement: each embedder alone and weighted fusions, on the same faces, in one run.
 
-Usage: python benchmarks/embedders.py --data DIR [--models sface mobilefacenet ...] [--weights 0.3 0.5 0.7]
+Usage: python -m edge_face_tools.embedders --data DIR [--models sface mobilefacenet ...] [--weights 0.3 0.5 0.7]
 DIR has the LFW layout (images/, pairs.csv). Every pair photo is detected and aligned once; each model embeds the
 same crops; accuracy (k-fold over the folds present) and TAR at FAR 1e-3 are reported per model and for the
 fusion of the first two models at each weight of the first. Prints JSON.
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_face.bench.lfw import read_pairs
-from edge_face.bench.metrics import evaluate_pairs
 from edge_face.config import Config
 from edge_face.imaging import decode_image
 from edge_face.models import ModelRegistry
 from edge_face.pipeline.embed import embedder_for
 from edge_face.services import wire_faces
+from edge_face_tools.lfw import read_pairs
+from edge_face_tools.metrics import evaluate_pairs
 
 
 def evaluate(vectors: dict[str, np.ndarray], pairs: list[dict]) -> dict:

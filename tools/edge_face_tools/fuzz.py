@@ -1,9 +1,9 @@
 """Fuzz the whole API: start the real server (`python -m edge_face.api.server`, real models, own process), drive
 every operation of its /openapi.json with schemathesis, then send the hand-written hostile cases
-(edge_face/bench/hostile.py), checking after each that a valid request still succeeds. Prints one JSON report.
+(edge_face_tools.hostile), checking after each that a valid request still succeeds. Prints one JSON report.
 
-    pip install -e '.[fuzz]'
-    python benchmarks/fuzz.py [--max-examples 100] [--seed 1]
+    pip install -e 'tools/[fuzz]'
+    python -m edge_face_tools.fuzz [--max-examples 100] [--seed 1]        (or: make fuzz)
 
 Success means: zero 5xx, zero schemathesis failures (status codes, content types and bodies as documented),
 every hostile case answered with its documented status and code, the server process still alive, and a valid
@@ -22,10 +22,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from edge_face.bench.http import free_port, wait_ready  # noqa: E402 - after the path set-up
+from edge_face.client import EdgeFaceClient
+from edge_face.config import Config, load_config
+from edge_face.crypto import VendorCipher
+from edge_face_tools import fixture_photos, hostile
+from edge_face_tools.server import free_port, wait_ready
 
 API_KEY, FRS_TOKEN = "fuzz-key", "fuzz-token"
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
@@ -33,8 +34,6 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,r
 
 
 def valid_requests_succeed(url: str, photos: Path) -> bool:
-    from edge_face.client import EdgeFaceClient
-
     client = EdgeFaceClient(url, api_key=API_KEY, frs_token=FRS_TOKEN, timeout=120)
     try:
         verify = client.verify(photos / "obama.jpg", photos / "obama2.jpg")
@@ -81,11 +80,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    from edge_face.bench import hostile
-    from edge_face.config import Config, load_config
-    from tests import fixtures
-
-    photos = fixtures.ensure()
+    photos = fixture_photos.require("obama.jpg", "obama2.jpg")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     config = load_config()
@@ -99,8 +94,6 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             fuzz = run_schemathesis(url, args.max_examples, args.seed, Path(tmp))
         alive_after_fuzz = valid_requests_succeed(url, photos)
-        from edge_face.crypto import VendorCipher
-
         cipher = VendorCipher(Config.aes_key, Config.aes_iv)
         cases = hostile.cases((photos / "obama.jpg").read_bytes(), cipher, API_KEY, FRS_TOKEN,
                               config.limits.max_body_bytes)

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_face.bench.occlusion import _main_face, _photos
 from edge_face.imaging import decode_image
+from edge_face_tools.occlusion import main_face, split_photos
 
 ANGLES = (-30.0, -20.0, -10.0, -5.0, 5.0, 10.0, 20.0, 30.0)
 YAW_MIN = 5.0
@@ -32,7 +32,7 @@ def rotate_about(img: np.ndarray, centre: tuple[float, float], degrees: float) -
 
 
 def _pose(service, img: np.ndarray):
-    face = _main_face(service, img)
+    face = main_face(service, img)
     if face is None:
         return None
     from edge_face.pipeline.quality import head_pose
@@ -41,7 +41,7 @@ def _pose(service, img: np.ndarray):
 
 
 def run(data: Path, service, limit: int | None = None, progress: bool = False) -> dict:
-    paths = _photos(data, False, limit)
+    paths = split_photos(data, False, limit)
     roll_err, yaw_pairs, ms = [], [], []
     missing = 0
     for i, rel in enumerate(paths):
@@ -52,7 +52,7 @@ def run(data: Path, service, limit: int | None = None, progress: bool = False) -
         if base is None:
             missing += 1
             continue
-        face = _main_face(service, img)
+        face = main_face(service, img)
         centre = (float(face.box[0] + face.box[2]) / 2, float(face.box[1] + face.box[3]) / 2)
         angle = ANGLES[i % len(ANGLES)]
         turned = _pose(service, rotate_about(img, centre, angle))

@@ -1,6 +1,6 @@
 """Hand-written hostile requests with the documented answer of each (API.md): the half of the fuzz run that a
 schema-driven fuzzer does not reach (broken files, bombs, wrong keys, wrong framing), shared by
-benchmarks/fuzz.py and tests/test_api_hostile.py.
+edge_face_tools.fuzz and tests/test_api_hostile.py.
 
 A case is raw bytes on the wire (so nothing is "fixed" by an HTTP library) and the (status, code) it must get;
 code None means "no JSON body is documented" (waitress's own 413 for a body far over the limit).

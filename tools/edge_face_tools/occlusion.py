@@ -14,15 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_face.bench.faces import identity_of, list_images
-from edge_face.bench.occluders import KINDS, draw, load_mask_textures
 from edge_face.imaging import decode_image
 from edge_face.pipeline.align import align
-from edge_face.pipeline.fitsplit import in_fit_set
 from edge_face.pipeline.occlusion import REGIONS, features
 from edge_face.pipeline.quality import laplacian_variance
 from edge_face.pipeline.select import main_face_index
+from edge_face.pipeline.types import Face
 from edge_face.services.faces import NoFaceFound
+from edge_face_tools.faces import identity_of, list_images
+from edge_face_tools.fitsplit import in_fit_set
+from edge_face_tools.occluders import KINDS, draw, load_mask_textures
 
 FIT_RULE = {"hash": "sha1", "modulo": 2, "fit_residues": [0]}
 FIT_SEED, BENCH_SEED = 1, 2
@@ -33,12 +34,14 @@ CALIBRATION_EVERY = 3  # every 3rd fit photo sets the thresholds only (features 
 _MIRROR = {"left_eye": "right_eye", "right_eye": "left_eye", "nose": "nose", "mouth": "mouth"}
 
 
-def _photos(data: Path, fit: bool, limit: int | None) -> list[str]:
+def split_photos(data: Path, fit: bool, limit: int | None) -> list[str]:
+    """The photos of the fit half (fit=True) or of the held-out half of DIR's identities, the first `limit` of them."""
     paths = [p for p in list_images(data / "images") if in_fit_set(identity_of(p), FIT_RULE) == fit]
     return paths[:limit] if limit else paths
 
 
-def _main_face(service, img: np.ndarray):
+def main_face(service, img: np.ndarray) -> Face | None:
+    """The face a request would take (the detector's main face), or None."""
     faces = service.detector.detect(img)
     if not faces:
         return None
@@ -58,13 +61,13 @@ def collect(data: Path, service, limit: int | None, per_photo: int = 3,
     """Features and labels of clean faces (and their mirror images) and of synthetic occlusions of them."""
     rng = np.random.default_rng(FIT_SEED)
     masks = load_mask_textures(None)
-    paths = _photos(data, True, limit)
+    paths = split_photos(data, True, limit)
     xs, ys, lap, group = [], [], [], []
     counts = {"photos": len(paths), "no_face": 0, "occluded_samples": 0, "occluder_hid_face": 0}
     prev = None
     for i, rel in enumerate(paths):
         img = decode_image((data / rel).read_bytes())
-        face = _main_face(service, img)
+        face = main_face(service, img)
         if face is None:
             counts["no_face"] += 1
             continue
@@ -77,7 +80,7 @@ def collect(data: Path, service, limit: int | None, per_photo: int = 3,
         for n in range(per_photo):
             kind = KINDS[(i * per_photo + n) % len(KINDS)]
             occluded, covers = draw(img, face.landmarks, kind, rng, masks, prev)
-            found = _main_face(service, occluded)
+            found = main_face(service, occluded)
             if found is None:
                 counts["occluder_hid_face"] += 1
                 continue
@@ -138,7 +141,7 @@ def fit(data: Path, service, limit: int | None = None, progress: bool = False) -
     }
     return {
         "about": "Quality constants of SenseID 2.1 and the 4004 occlusion gate; written by `edge-face fit-occlusion "
-                 "--data DIR --write` (edge_face.bench.occlusion.fit). Do not edit by hand.",
+                 "--data DIR --write` (edge_face_tools.occlusion.fit). Do not edit by hand.",
         "fit": {"data": data.name, "rule": FIT_RULE, "limit": limit, "seed": FIT_SEED, "kinds": list(KINDS),
                 "clean_false_refusal_per_region": CLEAN_FALSE_REFUSAL_PER_REGION, "l2": L2,
                 "calibration_every": CALIBRATION_EVERY, "report": report},
@@ -169,7 +172,7 @@ def run(data: Path, service, limit: int | None = None, progress: bool = False) -
     """Gate on clean held-out faces and on one synthetic occlusion of each (kinds in turn)."""
     rng = np.random.default_rng(BENCH_SEED)
     masks = load_mask_textures(None)
-    paths = _photos(data, False, limit)
+    paths = split_photos(data, False, limit)
     clean = {"faces": 0, "refused": 0, "no_face": 0}
     occl = {"faces": 0, "refused_4004": 0, "hidden_4000": 0, "passed": 0}
     by_kind: dict[str, dict[str, int]] = {k: {"faces": 0, "refused": 0, "hidden": 0} for k in KINDS}
@@ -178,7 +181,7 @@ def run(data: Path, service, limit: int | None = None, progress: bool = False) -
     prev = None
     for i, rel in enumerate(paths):
         img = decode_image((data / rel).read_bytes())
-        face = _main_face(service, img)
+        face = main_face(service, img)
         if face is None:
             clean["no_face"] += 1
             continue

@@ -1,6 +1,6 @@
 """The native core and its reference (OpenCV + NumPy) side by side in one run, as ratios (JSON).
 
-Usage: python benchmarks/native.py [--data DIR] [--faces 60] [--requests 80] [--skip-request]
+Usage: python -m edge_face_tools.native [--data DIR] [--faces 60] [--requests 80] [--skip-request]
 
 - preprocessing: real faces (the main face of the first photos of DIR/images, or of the test fixtures), from the
   decoded photo and its landmarks to the input tensors of the variant's embedders: alignment matrix, warp,
@@ -34,8 +34,10 @@ import numpy as np
 from edge_face import native
 from edge_face.models.contract import InputSpec
 from edge_face.native import reference
+from edge_face_tools import fixture_photos
 
-ROOT = Path(__file__).resolve().parents[1]
+# The checkout (the tools are installed editable): --data defaults to its sibling shared/data/lfw-dev when present.
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def best_us(fn, number: int, repeat: int = 5) -> float:
@@ -79,15 +81,10 @@ def _timed(fn) -> float:
 
 def photo_paths(data: Path | None, count: int) -> list[Path]:
     if data and (data / "images").is_dir():
-        from edge_face.bench.faces import list_images
+        from edge_face_tools.faces import list_images
 
         return [data / p for p in list_images(data / "images")[: count * 2]]
-    import sys
-
-    sys.path.insert(0, str(ROOT))
-    from tests import fixtures
-
-    return sorted(p for p in fixtures.ensure().iterdir() if p.suffix.lower() in (".jpg", ".png"))
+    return sorted(p for p in fixture_photos.require("obama.jpg").iterdir() if p.suffix.lower() in (".jpg", ".png"))
 
 
 def padded_bgrx(bgr: np.ndarray) -> np.ndarray:
@@ -216,14 +213,14 @@ def scoring(bandwidth: float) -> dict:
 
 def request_1_1(service, data: Path, requests: int) -> dict:
     from edge_face.api.app import create_app
-    from edge_face.bench.http import PATH, _bodies
+    from edge_face_tools.http import PATH, request_bodies
     from edge_face.config import Config
     from edge_face.crypto import VendorCipher
 
     config = Config()
     app = create_app(config, service)
     client = app.test_client()
-    bodies = _bodies(data, VendorCipher(config.aes_key, config.aes_iv), min(requests, 40))
+    bodies = request_bodies(data, VendorCipher(config.aes_key, config.aes_iv), min(requests, 40))
 
     def post(body: bytes) -> tuple[float, float, float | None]:
         c0, t0 = time.process_time(), time.perf_counter()
@@ -271,7 +268,7 @@ def request_1_1(service, data: Path, requests: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = ROOT.parent / "shared" / "data" / "lfw-dev"
+    default = CHECKOUT.parent / "shared" / "data" / "lfw-dev"
     p.add_argument("--data", default=str(default) if default.is_dir() else None)
     p.add_argument("--faces", type=int, default=60)
     p.add_argument("--requests", type=int, default=80)
