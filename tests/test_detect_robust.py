@@ -127,10 +127,13 @@ def test_second_look_refuses_what_it_does_not_recognise(photos, finder):
 
 
 def test_large_photo_is_searched_at_working_resolution_and_matches_full_size(photos, finder, face_service):
-    """A 4000 px camera photo: detected at the working side (not full size), faces within a few pixels (in eye
-    distances, which is what alignment uses) of a full-size detection; alignment warps from the full photo."""
+    """A 4000x3000 camera frame with t1.jpg's six faces at ~100 px: detected at the working side (not full size),
+    faces within a fraction of an eye distance (what alignment uses) of a full-size detection, and alignment warps
+    from the full photo. (Faces far above YuNet's training size, ~300 px, disagree more between scales on a
+    turned face: 0.47 eye distances measured, YuNet's own scale dependence, the same as at the old 640 cap.)"""
     t1 = decode_image((photos / "t1.jpg").read_bytes())
-    big = cv2.resize(t1, (4000, 2769), interpolation=cv2.INTER_CUBIC)
+    big = np.full((3000, 4000, 3), 120, np.uint8)
+    big[800:1800, 600:2045] = cv2.resize(t1, (1445, 1000), interpolation=cv2.INTER_CUBIC)
     side = finder.working_side(*big.shape[:2])
     assert finder.detector.max_side < side < 4000
     work, full = finder.detect(big), finder.detector.detect(big, max_side=4000)
@@ -139,9 +142,9 @@ def test_large_photo_is_searched_at_working_resolution_and_matches_full_size(pho
         g = max(full, key=lambda g: _iou(f.box, g.box))
         eye = float(np.linalg.norm(g.landmarks[1] - g.landmarks[0]))
         assert _iou(f.box, g.box) > 0.7
-        # measured max 0.21 eye distances (the nose on one ~310 px face): YuNet's landmarks on a face far above its
-        # training size (full size) are the less precise of the two, so this bounds the disagreement, not an error
-        assert np.abs(f.landmarks - g.landmarks).max() < 0.25 * eye
+        # measured worst 0.24 eye distances (11.8 px, the nose of the turned face on the right); a landmark mapped
+        # back with a wrong scale would be off by hundreds of pixels
+        assert np.abs(f.landmarks - g.landmarks).max() < 0.3 * eye
     located = face_service.locate(big)
     assert located[0].frame.shape == big.shape
 
