@@ -128,7 +128,7 @@ def test_second_look_refuses_what_it_does_not_recognise(photos, finder):
 
 def test_large_photo_is_searched_at_working_resolution_and_matches_full_size(photos, finder, face_service):
     """A 4000x3000 camera frame with t1.jpg's six faces at ~100 px: detected at the working side (not full size),
-    faces within a fraction of an eye distance (what alignment uses) of a full-size detection, and alignment warps
+    faces within a fraction of their size of a full-size detection, and alignment warps
     from the full photo. (Faces far above YuNet's training size, ~300 px, disagree more between scales on a
     turned face: 0.47 eye distances measured, YuNet's own scale dependence, the same as at the old 640 cap.)"""
     t1 = decode_image((photos / "t1.jpg").read_bytes())
@@ -140,11 +140,11 @@ def test_large_photo_is_searched_at_working_resolution_and_matches_full_size(pho
     assert len(work) == len(full) == 6
     for f in work:
         g = max(full, key=lambda g: _iou(f.box, g.box))
-        eye = float(np.linalg.norm(g.landmarks[1] - g.landmarks[0]))
         assert _iou(f.box, g.box) > 0.7
-        # measured worst 0.24 eye distances (11.8 px, the nose of the turned face on the right); a landmark mapped
-        # back with a wrong scale would be off by hundreds of pixels
-        assert np.abs(f.landmarks - g.landmarks).max() < 0.3 * eye
+        # landmarks within a fifth of the box width (measured worst: 15 px on the ~100 px box of the face in
+        # profile, whose eye distance collapses to 30 px); a landmark mapped back at a wrong scale would be off by
+        # hundreds of pixels
+        assert np.abs(f.landmarks - g.landmarks).max() < 0.2 * g.width
     located = face_service.locate(big)
     assert located[0].frame.shape == big.shape
 
