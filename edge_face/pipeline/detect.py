@@ -69,11 +69,11 @@ class YuNetDetector:
                 self._specs[(height, width)] = spec
         return spec
 
-    def _input(self, frame: np.ndarray, layout: str = "bgr") -> tuple[np.ndarray, float]:
+    def _input(self, frame: np.ndarray, layout: str = "bgr", max_side: int | None = None) -> tuple[np.ndarray, float]:
         """The letterbox: the photo scaled (INTER_AREA down, INTER_LINEAR up), padded at the bottom and right to
-        multiples of 32 with black; (1, H, W, 3) plus the scale."""
+        multiples of 32 with black; (1, H, W, 3) plus the scale. `max_side` overrides the detector's own."""
         h, w = frame.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
+        scale = min(1.0, (max_side or self.max_side) / max(h, w))
         if max(h, w) * scale < self.min_side:  # tiny photos: upscale so small faces reach the 8-px stride
             scale = self.min_side / max(h, w)
         sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
@@ -81,11 +81,12 @@ class YuNetDetector:
         x = native.letterbox(frame, layout, self._spec(ph, pw), (sw, sh), "area" if scale < 1 else "linear")
         return x, scale
 
-    def detect(self, frame: np.ndarray, score_threshold: float | None = None, layout: str = "bgr") -> list[Face]:
+    def detect(self, frame: np.ndarray, score_threshold: float | None = None, layout: str = "bgr",
+               max_side: int | None = None) -> list[Face]:
         """Faces sorted by score, in the pixel frame of `frame` (BGR by default; any layout of
-        edge_face.models.contract.LAYOUTS)."""
+        edge_face.models.contract.LAYOUTS). `max_side`: the long side detection runs at (default: the detector's)."""
         threshold = self.score_threshold if score_threshold is None else score_threshold
-        x, scale = self._input(frame, layout)
+        x, scale = self._input(frame, layout, max_side)
         outputs = self.runner.run(x)
         scores, boxes, marks = decode(outputs, x.shape[2], x.shape[1])
         keep = scores >= threshold

@@ -18,6 +18,7 @@ from edge_face.observability import stage
 from edge_face.pipeline.align import align, alignment_matrix
 from edge_face.pipeline.calibrate import TABLE, Calibration
 from edge_face.pipeline.detect import YuNetDetector
+from edge_face.pipeline.findfaces import DetectionPolicy, FaceFinder
 from edge_face.pipeline.embed import FusedEmbedder, embedder_for
 from edge_face.pipeline.mesh import FaceMesh
 from edge_face.pipeline.orient import TURNS, box_to_original, rotate
@@ -88,8 +89,9 @@ class FaceService:
     def __init__(self, registry: ModelRegistry, variant: str, calibration: dict | None = None) -> None:
         self.registry = registry
         self.variant = registry.read_json(f"verification/{variant}.json")
-        self.detector = YuNetDetector(registry.runner(self.variant["detector"]),
-                                      score_threshold=float(self.variant.get("detector_score_threshold", 0.9)))
+        policy = DetectionPolicy.from_variant(self.variant)
+        self.detector = FaceFinder(YuNetDetector(registry.runner(self.variant["detector"]),
+                                                 score_threshold=policy.accept_threshold), policy)
         self.embedder = FusedEmbedder(
             [(embedder_for(registry.contract(p["model"]), registry.runner(p["model"])), float(p["weight"]))
              for p in self.variant["embedders"]]

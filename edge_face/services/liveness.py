@@ -16,7 +16,6 @@ from edge_face.imaging.video import MIN_SECONDS, VideoError, VideoReader
 from edge_face.liveness.analyse import LivenessAnalyser, LivenessResult, NoTrackableFace
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
-from edge_face.pipeline.detect import YuNetDetector
 from edge_face.pipeline.mesh import FaceMesh
 from edge_face.services.faces import FaceService
 
@@ -46,8 +45,9 @@ class LivenessService:
         registry = faces.registry
         self.faces = faces
         self.limits = limits
-        detector = YuNetDetector(faces.detector.runner, score_threshold=faces.detector.score_threshold,
-                                 max_side=TRACK_SIDE)
+        # the verification service's finder (candidates, second look, exposure normalisation) at the tracking size,
+        # so a masked or backlit person in a video is followed as a photo of them is found
+        detector = faces.detector.tracking(TRACK_SIDE)
         fas = MiniFASNet.from_registry(registry)
         self.fusion = Fusion.from_dict(fusion or registry.read_json("liveness/fusion.json"))
         self.analyser = LivenessAnalyser(detector, FaceMesh.from_registry(registry), fas, self.fusion)
