@@ -43,7 +43,7 @@ def masked(photos: Path, face_service, finder) -> dict[str, tuple[np.ndarray, np
     """biden.jpg wearing each mask texture pulled up to the nose bridge (KN95 style), with his unmasked face box."""
     img = decode_image((photos / "biden.jpg").read_bytes())
     face = finder.detector.detect(img)[0]
-    points = FaceMesh(face_service.registry.runner("face_mesh")).run(img, face).points
+    points = FaceMesh.from_registry(face_service.registry).run(img, face).points
     return {c: (wear_mask(img, points, cv2.imread(str(photos / f"mask_{c}.jpg")), top=0.0), face.box)
             for c in TEXTURES}
 
