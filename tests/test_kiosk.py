@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.test_camera import DEVICE, KEY, camera_config, camera_video  # noqa: F401 - fixtures
+from tests.test_camera import (DEVICE, KEY, camera_config, camera_video, live_reference,  # noqa: F401 - fixtures
+                               print_camera_video)
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "kiosk"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -60,7 +61,7 @@ def _state(driver, element_id: str) -> str:
     return driver.execute_script(f"return document.getElementById('{element_id}').dataset.state")
 
 
-def test_kiosk_page_shows_face_box_liveness_and_verification(kiosk, browser, photos):
+def test_kiosk_page_shows_face_box_liveness_and_verification(kiosk, browser, photos, live_reference):
     browser.get(kiosk.url + "/kiosk")
     # The preview is drawn and the face box of the file camera's face is reported and painted.
     box = _wait(browser, "const c = document.getElementById('preview');"
@@ -78,10 +79,10 @@ def test_kiosk_page_shows_face_box_liveness_and_verification(kiosk, browser, pho
                           "return ['hold-still', 'ready'].includes(s) ? s : null;")
     browser.save_screenshot(str(ARTIFACTS / "1-face-box.png"))
 
-    # Liveness over the camera session (the file camera's moving face passes, see test_camera), then a
+    # Liveness over the camera session (the file camera's live woman passes, see test_camera), then a
     # verification against a reference photo: the same person, then another one. A package is single use, so the
     # page needs a new liveness check before each comparison.
-    for photo, want in (("obama2.jpg", "same"), ("biden.jpg", "different")):
+    for photo, want in ((live_reference, "same"), (photos / "biden.jpg", "different")):
         assert browser.find_element("id", "verify").get_attribute("disabled")
         browser.find_element("id", "liveness").click()
         assert _state(browser, "liveness-result") == "checking"
@@ -90,14 +91,29 @@ def test_kiosk_page_shows_face_box_liveness_and_verification(kiosk, browser, pho
         browser.save_screenshot(str(ARTIFACTS / "2-liveness.png"))
         assert result == "passed", browser.find_element("id", "liveness-result").text
         assert "Passed" in browser.find_element("id", "liveness-result").text
-        browser.find_element("id", "reference").send_keys(str(photos / photo))
+        browser.find_element("id", "reference").send_keys(str(photo))
         _wait(browser, "return !document.getElementById('verify').disabled;")
         browser.find_element("id", "verify").click()
         got = _wait(browser, "const s = document.getElementById('verify-result').dataset.state;"
                              "return ['same', 'different', 'error'].includes(s) ? s : null;", timeout=60)
-        browser.save_screenshot(str(ARTIFACTS / f"3-verify-{photo.split('.')[0]}.png"))
+        browser.save_screenshot(str(ARTIFACTS / f"3-verify-{want}.png"))
         assert got == want, browser.find_element("id", "verify-result").text
     assert all((ARTIFACTS / n).stat().st_size > 10_000 for n in ("1-face-box.png", "2-liveness.png"))
+
+
+def test_kiosk_page_fails_a_print_held_to_the_camera(api_server, browser, print_camera_video, tmp_path_factory):
+    """obama.jpg panned in front of the kiosk's fixed camera: the page shows the liveness check failed, and the
+    verification stays disabled (no package)."""
+    server = api_server(camera=camera_config(print_camera_video, tmp_path_factory.mktemp("print-lock")),
+                        device_key=KEY.hex(), device_id=DEVICE)
+    browser.get(server.url + "/kiosk")
+    _wait(browser, "const c = document.getElementById('preview'); return c.dataset.faces === '1';")
+    browser.find_element("id", "liveness").click()
+    result = _wait(browser, "const s = document.getElementById('liveness-result').dataset.state;"
+                            "return ['passed', 'failed', 'error'].includes(s) ? s : null;", timeout=120)
+    browser.save_screenshot(str(ARTIFACTS / "4-print-failed.png"))
+    assert result == "failed", browser.find_element("id", "liveness-result").text
+    assert browser.find_element("id", "verify").get_attribute("disabled")
 
 
 def test_kiosk_page_says_no_face_when_the_camera_sees_none(api_server, browser, tmp_path_factory):

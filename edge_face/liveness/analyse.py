@@ -135,23 +135,21 @@ class LivenessAnalyser:
     def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]], *, fixed_camera: bool = False
                        ) -> LivenessResult:
         """The decision on a sequence of frames; raises NoTrackableFace when no face is ever followed.
-        `fixed_camera`: the frames come from a camera known not to move (the kiosk's own), so the background
-        coupling counts even where the far background cannot be seen to stand still."""
+        `fixed_camera`: the frames come from a camera known not to move (the kiosk's own), so the coupling counts
+        every pair where the face moved, even where the frame's border moved along (an object that fills the view)."""
         samples, best, timings = self.observe(frames)
         if not samples:
             raise NoTrackableFace("no face could be tracked in the video")
         t0 = time.perf_counter()
         cues = self.cue_scores(samples, fixed_camera)
-        score = self.fusion.score(cues)
+        passed, score, decided_by = self.fusion.decide(cues)
         timings["fusion"] = time.perf_counter() - t0
         step = float(np.median(np.diff([s.t for s in samples]))) if len(samples) > 1 else 0.0
         face_seconds = samples[-1].t - samples[0].t + step
         if face_seconds < MIN_FACE_SECONDS:
             status, passed, decided_by = "short_time", False, "short_time"
         else:
-            passed = score >= self.fusion.threshold
             status = "ok" if passed else "hack"
-            decided_by = self.fusion.decisive(cues, passed)
         image, face = best["image"], best["face"]
         return LivenessResult(passed=passed, score=round(score, 6), status=status, cues=cues,
                               face_seconds=face_seconds, frames=len(samples), image_timestamp=float(best["t"]),

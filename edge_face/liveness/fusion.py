@@ -2,6 +2,11 @@
 
 A missing cue (video too short for a pulse, no mesh) contributes nothing: its standardised value is taken as 0, the
 mean of the fitting set. `liveness_score` = sigmoid(bias + sum w_i z_i); live when it is at least `threshold`.
+
+`vetoes` are physical rules, not fitted weights: {"coupling": {"above": 0.5}} rejects whatever the other cues say
+when more than half of the face's motion is carried by its surroundings (a presented object; see coupling.py). A
+veto is only as good as its cue's evidence, so an undecided cue (None) never vetoes. A vetoed score is brought
+under the threshold in proportion to how far past its limit the cue went, so the score still orders attempts.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ class Fusion:
     threshold: float
     image_threshold: float  # the single-frame path (MiniFASNet P(real) of one photo)
     meta: dict = field(default_factory=dict)
+    vetoes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Fusion":
@@ -27,11 +33,40 @@ class Fusion:
                    means={k: float(v) for k, v in d["means"].items()},
                    scales={k: float(v) for k, v in d["scales"].items()},
                    bias=float(d["bias"]), threshold=float(d["threshold"]),
-                   image_threshold=float(d["image_threshold"]), meta=d.get("meta", {}))
+                   image_threshold=float(d["image_threshold"]), meta=d.get("meta", {}),
+                   vetoes={k: {r: float(x) for r, x in v.items()} for k, v in d.get("vetoes", {}).items()})
 
     def to_dict(self) -> dict:
         return {"weights": self.weights, "means": self.means, "scales": self.scales, "bias": self.bias,
-                "threshold": self.threshold, "image_threshold": self.image_threshold, "meta": self.meta}
+                "threshold": self.threshold, "image_threshold": self.image_threshold, "vetoes": self.vetoes,
+                "meta": self.meta}
+
+    def veto(self, cues: dict[str, float | None]) -> tuple[str, float] | None:
+        """The vetoing cue and how far past its limit it went (0..1), or None. Rules: "above" (the cue's score
+        over the limit rejects; scores live in [0, 1]) and "below" (under the limit rejects)."""
+        worst: tuple[str, float] | None = None
+        for name, rule in self.vetoes.items():
+            v = cues.get(name)
+            if v is None:
+                continue
+            past = None
+            if "above" in rule and v > rule["above"]:
+                past = (v - rule["above"]) / max(1e-6, 1.0 - rule["above"])
+            elif "below" in rule and v < rule["below"]:
+                past = (rule["below"] - v) / max(1e-6, abs(rule["below"]) or 1.0)
+            if past is not None and (worst is None or past > worst[1]):
+                worst = (name, min(1.0, past))
+        return worst
+
+    def decide(self, cues: dict[str, float | None]) -> tuple[bool, float, str]:
+        """(passed, score, deciding cue): the fused score against the threshold, unless a veto rejects."""
+        score = self.score(cues)
+        vetoed = self.veto(cues)
+        if vetoed is not None:
+            name, past = vetoed
+            return False, min(score, self.threshold * (1.0 - past) * 0.999), name
+        passed = score >= self.threshold
+        return passed, score, self.decisive(cues, passed)
 
     def standardise(self, cues: dict[str, float | None]) -> dict[str, float]:
         out = {}

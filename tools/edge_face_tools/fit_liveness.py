@@ -81,8 +81,10 @@ def analyse(folders: list[Path], cache_path: Path | None, limit_seconds: float) 
     return rows
 
 
-def fit(rows: list[dict], names: tuple[str, ...], l2: float) -> Fusion:
-    """Sign-constrained class-balanced logistic regression; threshold at APCER 0 on `rows`, lowest BPCER."""
+def fit(rows: list[dict], names: tuple[str, ...], l2: float, vetoes: dict | None = None) -> Fusion:
+    """Sign-constrained class-balanced logistic regression; threshold at APCER 0 on `rows`, lowest BPCER. The
+    vetoes (physical rules, not fitted) are applied first: the threshold only has to stop the attacks they let
+    through."""
     from edge_face.bench.liveness import _fit
 
     live = np.array([r["live"] for r in rows])
@@ -93,18 +95,22 @@ def fit(rows: list[dict], names: tuple[str, ...], l2: float) -> Fusion:
         if not wrong:
             break
         names = tuple(k for k in names if k not in wrong)
+    fusion = replace(fusion, vetoes=dict(vetoes or {}))
     scores = np.array([fusion.score(c) for c in cues])
-    top_spoof = scores[~live].max() if (~live).any() else 0.0
-    above = scores[live & (scores > top_spoof)]
+    open_ = np.array([fusion.veto(c) is None for c in cues])
+    spoof = ~live & open_
+    top_spoof = scores[spoof].max() if spoof.any() else 0.0
+    above = scores[live & open_ & (scores > top_spoof)]
     threshold = float((top_spoof + above.min()) / 2) if above.size else float(min(top_spoof + 1e-3, 1.0))
     return replace(fusion, threshold=threshold)
 
 
 def accepted(fusion: Fusion, row: dict) -> bool:
-    return bool(row["cues"]) and row["status"] != "short_time" and fusion.score(row["cues"]) >= fusion.threshold
+    return bool(row["cues"]) and row["status"] != "short_time" and fusion.decide(row["cues"])[0]
 
 
-def held_out(rows: list[dict], key: str, names: tuple[str, ...], l2: float) -> list[bool]:
+def held_out(rows: list[dict], key: str, names: tuple[str, ...], l2: float, vetoes: dict | None = None
+             ) -> list[bool]:
     """Each row judged by a fusion fitted without its `key` group (live rows of a family group stay in)."""
     out = [False] * len(rows)
     for g in sorted({r[key] for r in rows}):
@@ -113,7 +119,7 @@ def held_out(rows: list[dict], key: str, names: tuple[str, ...], l2: float) -> l
         train = [r for r in rows if r[key] != g and r["cues"]]
         if not any(r["live"] for r in train) or all(r["live"] for r in train):
             continue
-        f = fit(train, names, l2)
+        f = fit(train, names, l2, vetoes)
         for i, r in enumerate(rows):
             if r[key] == g:
                 out[i] = accepted(f, r)
@@ -148,18 +154,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cues", default=",".join(CUES))
     ap.add_argument("--max-video-seconds", type=float, default=60.0)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "models" / "liveness" / "fusion.json"))
+    ap.add_argument("--veto", action="append", default=[], metavar="CUE:above|below:LIMIT",
+                    help="a physical veto rule (e.g. coupling:above:0.5); default: the vetoes of --out")
     ap.add_argument("--write", action="store_true", help="store the fit in --out")
     args = ap.parse_args(argv)
     folders = [Path(d) for d in args.data]
     rows = analyse(folders, Path(args.cache) if args.cache else None, args.max_video_seconds)
     names = tuple(c for c in args.cues.split(",") if c)
     usable = [r for r in rows if r["cues"]]
-    fusion = fit(usable, names, args.l2)
+    current = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    vetoes = dict(current.get("vetoes", {}))
+    for v in args.veto:
+        cue, rule, limit = v.split(":")
+        vetoes[cue] = {rule: float(limit)}
+    fusion = fit(usable, names, args.l2, vetoes)
     ins = [accepted(fusion, r) for r in rows]
-    loso = held_out(rows, "source", names, args.l2)
-    lofo = held_out(rows, "family", names, args.l2)
+    loso = held_out(rows, "source", names, args.l2, vetoes)
+    lofo = held_out(rows, "family", names, args.l2, vetoes)
     report = {
-        "fusion": {"weights": fusion.weights, "threshold": fusion.threshold},
+        "fusion": {"weights": fusion.weights, "threshold": fusion.threshold, "vetoes": fusion.vetoes},
         "in_sample": {**rates(rows, ins), "per_family": table(rows, ins)},
         "leave_one_source_out": {**rates(rows, loso), "per_family": table(rows, loso)},
         "leave_one_family_out": {**rates([r for r in rows if not r["live"]], [a for r, a in zip(rows, lofo)
@@ -175,11 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     for r, a in zip(rows, ins):
         if r["cues"]:
             key = f"{'live' if r['live'] else 'spoof'}:{'accepted' if a else 'rejected'}"
-            cue = fusion.decisive(r["cues"], a) if r["status"] != "short_time" else "short_time"
+            cue = fusion.decide(r["cues"])[2] if r["status"] != "short_time" else "short_time"
             report["decided_by"].setdefault(key, {}).setdefault(cue, 0)
             report["decided_by"][key][cue] += 1
     if args.write:
-        current = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
         d = fusion.to_dict()
         d["image_threshold"] = current.get("image_threshold", 0.5)
         d["meta"] = {"fitted_on": [f.name for f in folders], "videos": len(usable), "l2": args.l2,

@@ -204,7 +204,8 @@ def run(folder: Path, service, *, progress: bool = True, fit: Path | None = None
         live = np.array([r["live"] for r in ok])
         fusion = fit_fusion([r["cues"] for r in ok], live, cues, l2)
         held = leave_one_source_out(ok, cues, l2)
-        fusion = replace(fusion, image_threshold=service.fusion.image_threshold)
+        # the physical vetoes are not fitted: a refit keeps them
+        fusion = replace(fusion, image_threshold=service.fusion.image_threshold, vetoes=dict(service.fusion.vetoes))
         for r, h in zip(ok, held):
             r["held_out"] = h
         result["fit"] = {"in_sample": summary([{**r, "score": fusion.score(r["cues"]),

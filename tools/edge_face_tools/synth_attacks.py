@@ -399,8 +399,8 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
         face_m = photo_face.width * cw / cv2.imread(str(spec.photo)).shape[1] * m_per_px
     else:  # a screen: LFW's face fills ~40% of its photo, a replayed video's ~30%
         face_m = cw * m_per_px * (0.3 if replay_frames else 0.4)
-    want_px = rng.uniform(100, 190) if spec.family != "screen_phone" else rng.uniform(80, 150)
-    want_px = min(max(want_px, 1.1 * person.width if person is not None else 0), 200.0)
+    want_px = (rng.uniform(100, 190) if spec.family != "screen_phone" else rng.uniform(80, 150)) * W / 640
+    want_px = min(max(want_px, 1.1 * person.width if person is not None else 0), 200.0 * W / 640)
     z0 = FOCAL * face_m / want_px
     # where the face content centre is relative to the canvas centre, in metres: aim it at the attacker's face
     off = np.array([(cx + cw / 2 - sheet.rgba.shape[1] / 2) * m_per_px, (cy + chh / 2 - sheet.rgba.shape[0] / 2)
@@ -523,7 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--frames-png", type=int, default=0, help="also save every Nth frame of each video as PNG")
+    ap.add_argument("--size", default=f"{W}x{H}", help="frame size WxH (4:3; the focal length scales with it)")
     args = ap.parse_args(argv)
+    set_size(args.size)
     faces_dir, out = Path(args.faces), Path(args.out)
     scenes = Path(args.scenes) if args.scenes else faces_dir.parent / "liveness-dev"
     faces, lives = face_photos(faces_dir), live_videos(scenes)
@@ -536,40 +538,75 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown families {bad}; known: {', '.join(FAMILIES)}", file=sys.stderr)
         return 2
     detector = _detector()
-    rows = []
+    labels = LabelWriter(out / "labels.csv")
     specs = plan(faces, lives, args.count, args.seed, args.seconds, args.fps, families,
                  tuple(m for m in args.modes.split(",") if m))
-    for i, spec in enumerate(specs):
-        rel = f"synth/{spec.family}/{i:04d}_{spec.mode}.mp4"
-        frames = render(spec, detector)
-        write_video(out / rel, frames, spec.fps)
-        if args.frames_png:
-            for k in range(0, len(frames), args.frames_png):
-                cv2.imwrite(str(out / f"{rel[:-4]}_{k:03d}.png"), frames[k])
-        content = spec.replay if spec.replay is not None else spec.photo
-        rows.append({"path": rel, "label": "spoof", "attack_type": spec.family,
-                     "media": f"video {args.seconds:g}s {W}x{H}", "source_repo": f"synth-{spec.mode}",
-                     "family": spec.family.split("_")[0], "mode": spec.mode,
-                     "content": content.relative_to(content.parents[1]).as_posix() if content else "",
-                     "scene": spec.background.name, "seed": spec.seed})
-        print(f"{i + 1}/{len(specs)} {rel}", file=sys.stderr)
     rng = np.random.default_rng(args.seed + 1)
-    for j in range(args.live_controls):
-        bg = lives[j % len(lives)]
-        handheld = j % 2 == 1
-        rel = f"synth/live_control/{j:04d}_{'handheld' if handheld else 'kiosk'}.mp4"
-        write_video(out / rel, render_live_control(bg, int(rng.integers(2**31)), args.seconds, args.fps, handheld),
-                    args.fps)
-        rows.append({"path": rel, "label": "live", "attack_type": "", "media": f"video {args.seconds:g}s {W}x{H}",
-                     "source_repo": f"synth-{'handheld' if handheld else 'kiosk'}", "family": "live", "mode":
-                     "handheld" if handheld else "kiosk", "content": "", "scene": bg.name, "seed": 0})
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "labels.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"{len(rows)} videos in {out}", file=sys.stderr)
+    controls = [(j, int(rng.integers(2**31))) for j in range(args.live_controls)]
+    # controls interleaved with the attacks, so a run stopped part way has both classes
+    jobs: list[tuple[str, int]] = []
+    for i in range(len(specs)):
+        jobs.append(("attack", i))
+        while controls and len([k for k in jobs if k[0] == "control"]) < (i + 1) * len(controls) / len(specs):
+            jobs.append(("control", len([k for k in jobs if k[0] == "control"])))
+    jobs += [("control", j) for j in range(len([k for k in jobs if k[0] == "control"]), args.live_controls)]
+    for kind, i in jobs:
+        if kind == "attack":
+            spec = specs[i]
+            rel = f"synth/{spec.family}/{i:04d}_{spec.mode}.mp4"
+            frames = render(spec, detector)
+            write_video(out / rel, frames, spec.fps)
+            if args.frames_png:
+                for k in range(0, len(frames), args.frames_png):
+                    cv2.imwrite(str(out / f"{rel[:-4]}_{k:03d}.png"), frames[k])
+            content = spec.replay if spec.replay is not None else spec.photo
+            labels.write({"path": rel, "label": "spoof", "attack_type": spec.family,
+                          "media": f"video {args.seconds:g}s {W}x{H}", "source_repo": f"synth-{spec.mode}",
+                          "family": spec.family.split("_")[0], "mode": spec.mode,
+                          "content": content.relative_to(content.parents[1]).as_posix() if content else "",
+                          "scene": spec.background.name, "seed": spec.seed})
+            print(f"{i + 1}/{len(specs)} {rel}", file=sys.stderr)
+        else:
+            bg, seed = lives[i % len(lives)], controls[i][1]
+            handheld = i % 2 == 1
+            mode = "handheld" if handheld else "kiosk"
+            rel = f"synth/live_control/{i:04d}_{mode}.mp4"
+            write_video(out / rel, render_live_control(bg, seed, args.seconds, args.fps, handheld), args.fps)
+            labels.write({"path": rel, "label": "live", "attack_type": "", "media": f"video {args.seconds:g}s {W}x{H}",
+                          "source_repo": f"synth-{mode}", "family": "live", "mode": mode, "content": "",
+                          "scene": bg.name, "seed": seed})
+            print(f"control {i + 1}/{args.live_controls} {rel}", file=sys.stderr)
+    print(f"{labels.count} videos in {out}", file=sys.stderr)
     return 0
+
+
+FIELDS = ("path", "label", "attack_type", "media", "source_repo", "family", "mode", "content", "scene", "seed")
+
+
+class LabelWriter:
+    """labels.csv written one row per finished video and flushed at once: a long run on shared cores that stops
+    (or is stopped) part way still leaves a usable, consistent set of the videos it finished."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(path, "w", newline="")
+        self.writer = csv.DictWriter(self.fh, fieldnames=list(FIELDS))
+        self.writer.writeheader()
+        self.fh.flush()
+        self.count = 0
+
+    def write(self, row: dict) -> None:
+        self.writer.writerow(row)
+        self.fh.flush()
+        self.count += 1
+
+
+def set_size(size: str) -> None:
+    """Render at WxH (e.g. 480x360: cheaper on shared cores); the focal length scales so the field of view stays."""
+    global W, H, FOCAL
+    w, h = (int(v) for v in size.lower().split("x"))
+    FOCAL = FOCAL * w / W
+    W, H = w, h
 
 
 def _detector():
