@@ -101,12 +101,13 @@ def cmd_encrypt(args) -> int:
 def cmd_calibrate(args) -> int:
     from edge_face.backends import CpuBackend
     from edge_face.bench import calibrate
+    from edge_face.runtime import plan
     from edge_face.services import wire_faces
 
     config = load_config(args.config)
     variant = args.variant or config.model_variant
     service = wire_faces(config, variant=variant, calibration=calibrate.identity_calibration(),
-                         backend=CpuBackend(config.threads))
+                         backend=CpuBackend(plan(config)[1]))
     fitted = calibrate.fit(Path(args.data), service, progress=not args.json)
     if args.write:
         calibrate.write(Path(config.models_dir) / "verification" / f"{variant}.json", fitted)

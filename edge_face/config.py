@@ -102,7 +102,14 @@ class Config:
     # models/verification/<variant>.json: detector, embedders, calibration. "fast" meets 99.3% LFW at <= 10 ms
     # per photo on 2 x86 cores; "float32" is the most accurate (99.43%), "int8" the smallest (NPUs).
     model_variant: str = "fast"
-    threads: int = 2
+    # The inference lanes (edge_face.runtime.lanes): `lanes` worker threads run the model work (0: one per core),
+    # each interpreter with `threads` XNNPACK threads (0: cores / lanes), so that lanes x threads = cores; at most
+    # `queue_depth` requests wait for a lane (0: as many as `memory_budget_mb` holds at two decoded photos of
+    # max_image_pixels each), one more is answered 503 + Retry-After at once.
+    threads: int = 0
+    lanes: int = 0
+    queue_depth: int = 0
+    memory_budget_mb: int = 768
     server_threads: int = 4
     limits: Limits = field(default_factory=Limits)
     backend: BackendConfig = field(default_factory=BackendConfig)
@@ -115,8 +122,10 @@ class Config:
             raise ConfigError("aes_iv must be a 12-character string (GCM nonce as UTF-8 bytes)")
         if not (0 < self.port < 65536):
             raise ConfigError(f"port must be 1..65535, got {self.port}")
-        if self.threads < 1 or self.server_threads < 1:
-            raise ConfigError("threads and server_threads must be >= 1")
+        if self.server_threads < 1:
+            raise ConfigError("server_threads must be >= 1")
+        if min(self.threads, self.lanes, self.queue_depth) < 0 or self.memory_budget_mb < 1:
+            raise ConfigError("threads, lanes and queue_depth must be >= 0 (0: automatic), memory_budget_mb >= 1")
         if self.backend.kind != "cpu" and self.backend.kind != "delegate":
             from edge_face.backends.delegates import KNOWN
 

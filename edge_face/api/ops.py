@@ -30,7 +30,7 @@ def readyz() -> Response:
         return respond({"status": services.status, "camera": camera}, 503)
     faces = models.faces
     return respond({"status": "ready", "warmed": bool(getattr(faces, "warmed", False)), **faces.describe(),
-                    "camera": camera})
+                    "camera": camera, "scheduler": state().runner.describe()})
 
 
 @bp.get(routes.METRICS)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from edge_face.backends import Backend, BackendPolicy, policy_from_config
 from edge_face.config import Config
 from edge_face.models import ModelRegistry
+from edge_face.runtime import plan
 from edge_face.services.camera import CameraLivenessService
 from edge_face.services.faces import FaceService
 from edge_face.services.liveness import LivenessService
@@ -32,7 +33,8 @@ def wire_faces(config: Config, *, variant: str | None = None, calibration: dict 
                backend: Backend | BackendPolicy | None = None) -> FaceService:
     """The face service of `config` (or of another variant, calibration or backend: the fitters and benchmarks
     ask for those), not yet warmed."""
-    registry = ModelRegistry(config.models_dir, backend or policy_from_config(config.backend, config.threads))
+    _, threads, _ = plan(config)  # XNNPACK threads per interpreter: cores / lanes unless configured
+    registry = ModelRegistry(config.models_dir, backend or policy_from_config(config.backend, threads))
     return FaceService(registry, variant or config.model_variant, calibration)
 
 
