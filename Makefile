@@ -11,6 +11,7 @@ $(VENV)/.installed: pyproject.toml setup.py $(wildcard native/*.cpp native/*.hpp
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/edge-face tune --json --output $(VENV)/tune.json > /dev/null  # model_variant = "auto" with tune_file
 	touch $@
 
 serve: setup

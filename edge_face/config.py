@@ -102,6 +102,9 @@ class Config:
     # models/verification/<variant>.json: detector, embedders, calibration. "fast" meets 99.3% LFW at <= 10 ms
     # per photo on 2 x86 cores; "float32" is the most accurate (99.43%), "int8" the smallest (NPUs).
     model_variant: str = "fast"
+    # "auto": the variant `edge-face tune` chose on this machine, read from tune_file ("": $STATE_DIRECTORY/tune.json
+    # under systemd, else ~/.cache/edge_face/tune.json); see edge_face/tuning.py.
+    tune_file: str = ""
     # The inference lanes (edge_face.runtime.lanes): `lanes` worker threads run the model work (0: one per core),
     # each interpreter with `threads` XNNPACK threads (0: cores / lanes), so that lanes x threads = cores; at most
     # `queue_depth` requests wait for a lane (0: as many as `memory_budget_mb` holds at two decoded photos of
