@@ -107,8 +107,8 @@ class Config:
     tune_file: str = ""
     # The inference lanes (edge_face.runtime.lanes): `lanes` worker threads run the model work (0: one per core),
     # each interpreter with `threads` XNNPACK threads (0: cores / lanes), so that lanes x threads = cores; at most
-    # `queue_depth` requests wait for a lane (0: as many as `memory_budget_mb` holds at two decoded photos of
-    # max_image_pixels each), one more is answered 503 + Retry-After at once.
+    # `queue_depth` requests wait for a lane (0: what `memory_budget_mb` holds at two decoded photos of
+    # max_image_pixels per request, running ones included), one more is answered 503 + Retry-After at once.
     threads: int = 0
     lanes: int = 0
     queue_depth: int = 0

@@ -174,3 +174,18 @@ def test_a_full_queue_is_503_with_retry_after_and_readyz_still_answers(api_serve
             gate.set()
         assert [f.result(60).json()["code"] for f in held] == [1000, 1000]
     server.assert_alive(photos)
+
+
+def test_plan_sizes_lanes_threads_and_depth_to_the_machine(api_config):
+    from dataclasses import replace
+
+    from edge_face.config import Limits
+    from edge_face.runtime import machine_cores, plan
+
+    cores = machine_cores()
+    auto = replace(api_config, lanes=0, threads=0, queue_depth=0, memory_budget_mb=768,
+                   limits=Limits(max_image_pixels=25_000_000))
+    lanes, threads, depth = plan(auto)
+    assert lanes == cores and threads == 1 and depth == max(1, 805_306_368 // 150_000_000 - cores)
+    assert plan(replace(auto, lanes=1))[:2] == (1, cores)  # one lane: its interpreters take every core
+    assert plan(replace(auto, queue_depth=7, threads=3))[1:] == (3, 7)  # explicit settings win

@@ -223,13 +223,13 @@ def plan(config: "Config") -> tuple[int, int, int]:
     """(lanes, XNNPACK threads per interpreter, queue depth) for `config` on this machine.
 
     Lanes x threads = cores by default: every core runs one model call, none is shared by two busy threads. The
-    queue holds what the memory budget can: each waiting request may hold two decoded photos of
-    limits.max_image_pixels (BGR, 3 bytes a pixel)."""
+    queue holds what the memory budget leaves once every lane runs a request: each request, running or waiting,
+    may hold two decoded photos of limits.max_image_pixels (BGR, 3 bytes a pixel)."""
     cores = machine_cores()
     lanes = config.lanes or cores
     threads = config.threads or max(1, cores // lanes)
     per_request = 2 * 3 * config.limits.max_image_pixels
-    depth = config.queue_depth or max(1, config.memory_budget_mb * 1024 * 1024 // per_request)
+    depth = config.queue_depth or max(1, config.memory_budget_mb * 1024 * 1024 // per_request - lanes)
     return lanes, threads, depth
 
 
