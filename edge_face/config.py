@@ -108,12 +108,13 @@ class Config:
     # The inference lanes (edge_face.runtime.lanes): `lanes` worker threads run the model work (0: one per core),
     # each interpreter with `threads` XNNPACK threads (0: cores / lanes), so that lanes x threads = cores; at most
     # `queue_depth` requests wait for a lane (0: what `memory_budget_mb` holds at two decoded photos of
-    # max_image_pixels per request, running ones included), one more is answered 503 + Retry-After at once.
+    # max_image_pixels per request, running ones included, and at most server_threads - 1 - lanes, so that a
+    # server thread is always free for /readyz), one more is answered 503 + Retry-After at once.
     threads: int = 0
     lanes: int = 0
     queue_depth: int = 0
     memory_budget_mb: int = 768
-    server_threads: int = 4
+    server_threads: int = 6  # lanes + waiting requests + 1 for /readyz (see queue_depth)
     limits: Limits = field(default_factory=Limits)
     backend: BackendConfig = field(default_factory=BackendConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)

@@ -148,8 +148,8 @@ class Blocked:
 
 def test_a_full_queue_is_503_with_retry_after_and_readyz_still_answers(api_server, face_service, photos):
     gate = threading.Event()
-    server = api_server(service=Blocked(face_service, gate), lanes=1, queue_depth=1, server_threads=6,
-                        request_timeout=60.0)
+    # The default depth: 1 lane + 1 waiting leaves the third server thread free, whatever the memory budget allows.
+    server = api_server(service=Blocked(face_service, gate), lanes=1, server_threads=3, request_timeout=60.0)
     pair = server.pair((photos / "obama.jpg").read_bytes(), (photos / "obama2.jpg").read_bytes())
     verify = "/identity/image_verification/stateless"
     with ThreadPoolExecutor(2) as pool:
@@ -158,6 +158,7 @@ def test_a_full_queue_is_503_with_retry_after_and_readyz_still_answers(api_serve
             _wait_for(lambda: server.get("/readyz").json()["scheduler"]["running"] == 1)
             held.append(pool.submit(server.post, verify, pair))  # waits in the queue
             _wait_for(lambda: server.get("/readyz").json()["scheduler"]["waiting"] == 1)
+            assert server.get("/readyz").json()["scheduler"]["queue_depth"] == 1
             started = time.perf_counter()
             ready = server.get("/readyz")
             assert ready.status_code == 200 and ready.json()["status"] == "ready"
@@ -183,9 +184,11 @@ def test_plan_sizes_lanes_threads_and_depth_to_the_machine(api_config):
     from edge_face.runtime import machine_cores, plan
 
     cores = machine_cores()
-    auto = replace(api_config, lanes=0, threads=0, queue_depth=0, memory_budget_mb=768,
+    auto = replace(api_config, lanes=0, threads=0, queue_depth=0, memory_budget_mb=768, server_threads=64,
                    limits=Limits(max_image_pixels=25_000_000))
     lanes, threads, depth = plan(auto)
     assert lanes == cores and threads == 1 and depth == max(1, 805_306_368 // 150_000_000 - cores)
+    # Never so many admitted that no server thread is left for /readyz.
+    assert plan(replace(auto, server_threads=cores + 2))[2] == 1
     assert plan(replace(auto, lanes=1))[:2] == (1, cores)  # one lane: its interpreters take every core
     assert plan(replace(auto, queue_depth=7, threads=3))[1:] == (3, 7)  # explicit settings win

@@ -224,12 +224,16 @@ def plan(config: "Config") -> tuple[int, int, int]:
 
     Lanes x threads = cores by default: every core runs one model call, none is shared by two busy threads. The
     queue holds what the memory budget leaves once every lane runs a request: each request, running or waiting,
-    may hold two decoded photos of limits.max_image_pixels (BGR, 3 bytes a pixel)."""
+    may hold two decoded photos of limits.max_image_pixels (BGR, 3 bytes a pixel). And it leaves one of the HTTP
+    server's threads free however full it is: each running or waiting request holds one, so with more admitted
+    than server_threads - 1, /readyz (and the immediate 503 itself) would wait for a thread."""
     cores = machine_cores()
     lanes = config.lanes or cores
     threads = config.threads or max(1, cores // lanes)
     per_request = 2 * 3 * config.limits.max_image_pixels
-    depth = config.queue_depth or max(1, config.memory_budget_mb * 1024 * 1024 // per_request - lanes)
+    depth = config.queue_depth or min(config.memory_budget_mb * 1024 * 1024 // per_request - lanes,
+                                      config.server_threads - 1 - lanes)
+    depth = max(1, depth)
     return lanes, threads, depth
 
 
