@@ -96,7 +96,7 @@ class Config:
     # (empty: derived from /etc/machine-id, else the host name).
     device_key: str = field(default="", repr=False)
     device_id: str = ""
-    # Seconds a request may spend waiting for the models before it is answered 503 (0: no limit). See api/timeout.py.
+    # Seconds a request may spend waiting for the models before it is answered 503 (0: no limit). See runtime/lanes.py.
     request_timeout: float = 30.0
     models_dir: Path = DEFAULT_MODELS_DIR
     # models/verification/<variant>.json: detector, embedders, calibration. "fast" meets 99.3% LFW at <= 10 ms
