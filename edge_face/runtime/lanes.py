@@ -238,12 +238,8 @@ def plan(config: "Config") -> tuple[int, int, int]:
 
 
 def lanes_from_config(config: "Config") -> Lanes:
-    """The server's scheduler. OpenCV's own thread pool is sized like the interpreters: cv2.resize and warpAffine
-    otherwise split every large picture across all cores, each already running a lane (the native letterbox's
-    "0.75x OpenCV at 4000x3000" of issue 16 compared one thread against OpenCV on every core; one core against one,
-    tools/edge_face_tools/letterbox.py measures the native core 1.2-3x faster at every size)."""
-    import cv2
-
-    lanes, threads, depth = plan(config)
-    cv2.setNumThreads(threads)
+    """The server's scheduler. OpenCV's own thread pool is left as it is: sizing it like the interpreters
+    (cv2.setNumThreads is process-wide) slowed the live camera's frame path enough to miss frames in
+    tests/test_camera.py; see tools/edge_face_tools/letterbox.py for what one OpenCV thread costs."""
+    lanes, _, depth = plan(config)
     return Lanes(lanes, depth, config.request_timeout)
