@@ -5,8 +5,8 @@ Usage: PYTHONPATH=tools python -m edge_face_tools.letterbox [--repeat 15]
 
 Why both thread counts: cv2.resize splits a large picture across every core, the native core does not. Alone on a
 machine OpenCV's wall time then looks better; under the lanes (edge_face/runtime/lanes.py), where every core
-already runs a request, a second thread only takes a core from another lane, so the comparison that decides is the
-1-thread one and the CPU time (`cpu_us`).
+already runs a request, a second thread only takes a core from another lane, so the comparisons that decide are
+the 1-thread one and the CPU time (`cpu_us`).
 """
 from __future__ import annotations
 
