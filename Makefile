@@ -14,6 +14,7 @@ $(VENV)/.installed: pyproject.toml setup.py tools/pyproject.toml $(wildcard nati
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pip install --quiet -e tools/
+	$(BIN)/edge-face tune --json --output $(VENV)/tune.json > /dev/null  # model_variant = "auto" with tune_file
 	touch $@
 
 serve: setup

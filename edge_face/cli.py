@@ -1,5 +1,5 @@
-"""`edge-face`: serve | verify | encrypt | calibrate | bench. Wires things together; owns no logic (calibrate, bench
-and fit-occlusion run the development tools, edge_face_tools, where they are installed)."""
+"""`edge-face`: serve | verify | encrypt | tune | calibrate | bench | ... Wires things together; owns no logic
+(calibrate, bench, fit-occlusion and synth-attacks run the development tools, edge_face_tools, where installed)."""
 from __future__ import annotations
 
 import argparse
@@ -95,6 +95,22 @@ def cmd_encrypt(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    from edge_face import tuning
+
+    config = load_config(args.config)
+    record = tuning.measure(config, repeats=args.repeats)
+    path = Path(args.output) if args.output else tuning.tune_path(config)
+    tuning.write(path, record)
+    if not args.json:
+        for name, v in record["variants"].items():
+            print(f"{name:12s} {v['ms_per_photo']:7.2f} ms/photo  lfw-dev {v['lfw_dev_accuracy']}%"
+                  f"{'' if v['eligible'] else '  (not within ' + str(tuning.TOLERANCE) + ' point)'}", file=sys.stderr)
+        print(f"chosen: {record['chosen']} -> {path}", file=sys.stderr)
+    print(json.dumps(record, indent=None if args.json else 2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-face", description=__doc__)
     p.add_argument("--config", help="TOML configuration file (default: $EDGE_FACE_CONFIG, else embedded defaults)")
@@ -131,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--write", action="store_true", help="store the fitted map in models/verification/<variant>.json")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_tool("calibrate"))
+
+    t = sub.add_parser("tune", help="time every model variant on this CPU, record the fastest accurate one "
+                                    "(model_variant = \"auto\" uses it)")
+    t.add_argument("--output", help="default: tune_file, else $STATE_DIRECTORY/tune.json, else "
+                                    "~/.cache/edge_face/tune.json")
+    t.add_argument("--repeats", type=int, default=30)
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_tune)
 
     b = sub.add_parser("bench", help="benchmarks (JSON)")
     b.add_argument("which", choices=["lfw", "detect", "http", "occlusion", "pose", "liveness"])

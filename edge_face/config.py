@@ -113,14 +113,25 @@ class Config:
     max_connections: int = 256
     client_timeout: float = 30.0
     max_buffered_bytes: int = 256 * 1024 * 1024
-    # Seconds a request may spend waiting for the models before it is answered 503 (0: no limit). See api/timeout.py.
+    # Seconds a request may spend waiting for the models before it is answered 503 (0: no limit). See runtime/lanes.py.
     request_timeout: float = 30.0
     models_dir: Path = DEFAULT_MODELS_DIR
     # models/verification/<variant>.json: detector, embedders, calibration. "fast" meets 99.3% LFW at <= 10 ms
     # per photo on 2 x86 cores; "float32" is the most accurate (99.43%), "int8" the smallest (NPUs).
     model_variant: str = "fast"
-    threads: int = 2
-    server_threads: int = 4
+    # "auto": the variant `edge-face tune` chose on this machine, read from tune_file ("": $STATE_DIRECTORY/tune.json
+    # under systemd, else ~/.cache/edge_face/tune.json); see edge_face/tuning.py.
+    tune_file: str = ""
+    # The inference lanes (edge_face.runtime.lanes): `lanes` worker threads run the model work (0: one per core),
+    # each interpreter with `threads` XNNPACK threads (0: cores / lanes), so that lanes x threads = cores; at most
+    # `queue_depth` requests wait for a lane (0: what `memory_budget_mb` holds at two decoded photos of
+    # max_image_pixels per request, running ones included, and at most server_threads - 1 - lanes, so that a
+    # server thread is always free for /readyz), one more is answered 503 + Retry-After at once.
+    threads: int = 0
+    lanes: int = 0
+    queue_depth: int = 0
+    memory_budget_mb: int = 768
+    server_threads: int = 6  # lanes + waiting requests + 1 for /readyz (see queue_depth)
     limits: Limits = field(default_factory=Limits)
     backend: BackendConfig = field(default_factory=BackendConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
@@ -132,8 +143,10 @@ class Config:
             raise ConfigError("aes_iv must be a 12-character string (GCM nonce as UTF-8 bytes)")
         if not (0 < self.port < 65536):
             raise ConfigError(f"port must be 1..65535, got {self.port}")
-        if self.threads < 1 or self.server_threads < 1:
-            raise ConfigError("threads and server_threads must be >= 1")
+        if self.server_threads < 1:
+            raise ConfigError("server_threads must be >= 1")
+        if min(self.threads, self.lanes, self.queue_depth) < 0 or self.memory_budget_mb < 1:
+            raise ConfigError("threads, lanes and queue_depth must be >= 0 (0: automatic), memory_budget_mb >= 1")
         if self.backend.kind != "cpu" and self.backend.kind != "delegate":
             from edge_face.backends.delegates import KNOWN
 

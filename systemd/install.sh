@@ -118,6 +118,19 @@ if [ "$LIVE" = 1 ]; then
     chown "$USER_NAME":"$USER_NAME" "$ETC/secrets.toml"
 fi
 
+# 4b. The model variant for this CPU (model_variant = "auto"): each variant timed here, the fastest accurate one
+#     recorded in the state directory, where the service reads it. Re-run after moving the disk to another board.
+if [ "$LIVE" = 1 ]; then
+    install -d -m 0750 -o "$USER_NAME" -g "$USER_NAME" /var/lib/edge-face
+    if EDGE_FACE_CONFIG="$ETC/config.toml" EDGE_FACE_MODELS_DIR="$PREFIX/models" \
+        "$PREFIX/venv/bin/edge-face" tune --json --output /var/lib/edge-face/tune.json >/dev/null; then
+        chown "$USER_NAME":"$USER_NAME" /var/lib/edge-face/tune.json
+        say "tuned the model variant for this CPU (/var/lib/edge-face/tune.json)"
+    else
+        say "edge-face tune failed: model_variant = auto falls back to the default variant"
+    fi
+fi
+
 # 5. Units.
 install -d -m 0755 "$ROOT$UNITS"
 install -m 0644 "$SRC/systemd/edge-face.service" "$SRC/systemd/edge-face.socket" "$ROOT$UNITS/"

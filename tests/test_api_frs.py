@@ -225,7 +225,9 @@ class Exploding(Slow):
 
 
 def test_request_timeout_is_503_in_both_faces(api_server, face_service, photos):
-    slow = api_server(service=Slow(face_service, 6.0), request_timeout=2.0)
+    # lanes=4: two lanes stay free for the quick calls while the two slow ones sleep on theirs (with lanes = cores,
+    # the default, an overrunning call holds a core's lane until it ends: see tests/test_scheduler.py).
+    slow = api_server(service=Slow(face_service, 6.0), request_timeout=2.0, lanes=4)
     started = time.perf_counter()
     status, body = compare(slow, {"image1_base64": good(photos), "image2_base64": good(photos)})
     assert (status, body["error_code"]) == (503, "FRS.0500") and "timed out" in body["error_msg"]

@@ -17,9 +17,9 @@ from edge_face.api.errors import INVALID_ARGUMENT, ApiError
 from edge_face.api.hosts import check_host
 from edge_face.api.metrics import Metrics
 from edge_face.api.state import ApiState, request_id, state
-from edge_face.api.timeout import BoundedRunner
 from edge_face.config import Config
 from edge_face.crypto import VendorCipher
+from edge_face.runtime import lanes_from_config
 from edge_face.services import FaceService, Services
 
 access_log = logging.getLogger("edge_face.api.access")
@@ -48,7 +48,7 @@ def create_app(config: Config, faces: FaceService | None = None) -> Flask:
         cipher=VendorCipher(config.aes_key, config.aes_iv),
         services=services,
         metrics=Metrics(),
-        runner=BoundedRunner(config.server_threads, config.request_timeout),
+        runner=lanes_from_config(config),
     )
     if faces is None:
         services.load_in_background()

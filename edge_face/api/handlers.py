@@ -30,11 +30,11 @@ from edge_face.api.errors import (
 from edge_face.api.frs_errors import BAD_PARAMETER, BAD_SIZE, INTERNAL, NO_FACE, NO_SUCH_API, FrsError, from_api_error
 from edge_face.api.frs_errors import owns as frs_owns
 from edge_face.api.state import request_id, respond, state
-from edge_face.api.timeout import RequestTimedOut
 from edge_face.camera import CameraError, CameraTimeout, NoCamera
 from edge_face.imaging.video import VideoError
 from edge_face.liveness.analyse import NoTrackableFace
 from edge_face.liveness.package import PackageError
+from edge_face.runtime import Overloaded, RequestTimedOut
 from edge_face.services import ServiceNotReady
 from edge_face.services.faces import FaceOccluded, NoFaceFound
 
@@ -53,6 +53,7 @@ class Rule:
     status: int | None = None  # None: the code's own status (api/errors.py)
     detail: Callable[[Exception], str] = str
     frs_detail: Callable[[Exception], str] = str
+    headers: Callable[[Exception], dict[str, str]] = lambda e: {}
 
     def senseid(self, exc: Exception) -> ApiError:
         code = self.code(exc) if callable(self.code) else self.code
@@ -76,6 +77,8 @@ DOMAIN_ERRORS: dict[type[Exception], Rule] = {
     CameraError: Rule(CAMERA_UNAVAILABLE, INTERNAL),
     ServiceNotReady: Rule(INTERNAL_ERROR, INTERNAL, 503),
     RequestTimedOut: Rule(INTERNAL_ERROR, INTERNAL, 503),
+    # The queue in front of the models is full: refused at once, with when to come back (RFC 9110 Retry-After).
+    Overloaded: Rule(INTERNAL_ERROR, INTERNAL, 503, headers=lambda e: {"Retry-After": str(e.retry_after)}),
 }
 
 
@@ -122,9 +125,9 @@ def _domain_error(exc: Exception) -> Response:
     rule = rule_for(exc)
     if rule is None:  # pragma: no cover - registered only for the table's classes
         return _unexpected(exc)
-    if frs_owns(request.path):
-        return render_frs(rule.huawei(exc))
-    return _api_error(rule.senseid(exc))
+    response = render_frs(rule.huawei(exc)) if frs_owns(request.path) else _api_error(rule.senseid(exc))
+    response.headers.update(rule.headers(exc))
+    return response
 
 
 def too_large() -> ApiError:

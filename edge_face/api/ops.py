@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from edge_face import routes
+from edge_face import routes, tuning
 from edge_face.api.auth import check_api_key
 from edge_face.api.metrics import CONTENT_TYPE
 from edge_face.api.state import respond, state
@@ -40,7 +40,8 @@ def readyz() -> Response:
         return respond({"status": services.status, "camera": camera}, 503)
     faces = models.faces
     return respond({"status": "ready", "warmed": bool(getattr(faces, "warmed", False)), **faces.describe(),
-                    "camera": camera})
+                    "camera": camera, "scheduler": state().runner.describe(),
+                    **({"tuning": tuned} if (tuned := tuning.summary(state().config)) else {})})
 
 
 @bp.get(routes.METRICS)

@@ -11,9 +11,9 @@ from typing import Any, Callable, TypeVar
 from flask import Response, current_app, g, jsonify
 
 from edge_face.api.metrics import Metrics
-from edge_face.api.timeout import BoundedRunner
 from edge_face.config import Config
 from edge_face.crypto import VendorCipher
+from edge_face.runtime import Lanes
 from edge_face.services import Services
 
 T = TypeVar("T")
@@ -25,11 +25,12 @@ class ApiState:
     cipher: VendorCipher
     services: Services
     metrics: Metrics
-    runner: BoundedRunner
+    runner: Lanes
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(*args, **kwargs)` under the per-request timeout (RequestTimedOut: 503). Routes pass the model work
-        through here, so what a client may wait for is visible at the route."""
+        """`fn(*args, **kwargs)` on an inference lane, under the per-request timeout (RequestTimedOut: 503) and
+        the queue's bound (Overloaded: 503 + Retry-After). Routes pass the model work through here, so what a
+        client may wait for is visible at the route; /healthz and /readyz never do, so they never wait behind it."""
         return self.runner.call(fn, *args, **kwargs)
 
 

@@ -1,4 +1,5 @@
-"""LiteRT (TFLite) execution: one interpreter per model and input shape, created once, used under a lock.
+"""LiteRT (TFLite) execution: one allocated interpreter per model, input shape and concurrent caller, each used by one
+caller at a time.
 
 `ai-edge-litert` is preferred; `tflite-runtime` is the fallback on devices where only that wheel exists.
 """
@@ -40,7 +41,9 @@ class CpuBackend:
 
 
 class Runner:
-    """Runs one model. Thread-safe; keeps one allocated interpreter per input shape it has seen.
+    """Runs one model. Thread-safe, and concurrent: each caller borrows an allocated interpreter of its input shape
+    (one is made when none is free), so two lanes run the same model at once instead of queueing on one lock.
+    The interpreters made are as many as the callers that ever ran at once (the lanes, the watchdog's probe).
 
     Detection runs at the photo's own padded size, so a few shapes recur; re-allocating on every change would
     re-plan XNNPACK each time.
@@ -52,7 +55,7 @@ class Runner:
         self.model_path = Path(model_path)
         self.backend = backend
         self._lock = threading.Lock()
-        self._by_shape: dict[tuple[int, ...], Interpreter] = {}
+        self._free: dict[tuple[int, ...], list[Interpreter]] = {}  # idle interpreters by input shape, recent last
         first = backend.interpreter(self.model_path)
         first.allocate_tensors()
         self._inputs = first.get_input_details()
@@ -65,24 +68,38 @@ class Runner:
         # builds fresh dicts on every call, which costs more than a small model's outputs themselves.
         self._outputs = [(d["name"], d["index"]) for d in first.get_output_details()]
         self.output_names = [name for name, _ in self._outputs]
-        self._by_shape[self.input_shape] = first
+        self._free[self.input_shape] = [first]
 
-    def _interpreter_for(self, shape: tuple[int, ...]) -> Interpreter:
-        it = self._by_shape.get(shape)
-        if it is None:
-            if len(self._by_shape) >= self.MAX_SHAPES:
-                self._by_shape.pop(next(k for k in self._by_shape if k != self.input_shape))
-            it = self.backend.interpreter(self.model_path)
+    def _borrow(self, shape: tuple[int, ...]) -> Interpreter:
+        with self._lock:
+            idle = self._free.pop(shape, None)  # re-inserted on return: the dict's order is recency
+            if idle:
+                it = idle.pop()
+                self._free[shape] = idle
+                return it
+            if idle is not None:
+                self._free[shape] = idle
+        it = self.backend.interpreter(self.model_path)  # outside the lock: XNNPACK's set-up takes milliseconds
+        if shape != self.input_shape:
             it.resize_tensor_input(self._inputs[0]["index"], list(shape), strict=False)
-            it.allocate_tensors()
-            self._by_shape[shape] = it
+        it.allocate_tensors()
         return it
+
+    def _give_back(self, shape: tuple[int, ...], it: Interpreter) -> None:
+        with self._lock:
+            self._free.setdefault(shape, []).append(it)
+            while len(self._free) > self.MAX_SHAPES:  # forget the least recently used shape (never the model's own)
+                oldest = next(k for k in self._free if k != self.input_shape)
+                del self._free[oldest]
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Invoke on one input tensor; returns every output by tensor name (copies, safe to keep)."""
         x = np.ascontiguousarray(x, dtype=self.input_dtype)
-        with self._lock:
-            it = self._interpreter_for(tuple(x.shape))
+        shape = tuple(x.shape)
+        it = self._borrow(shape)
+        try:
             it.set_tensor(self._inputs[0]["index"], x)
             it.invoke()
             return {name: it.get_tensor(index).copy() for name, index in self._outputs}
+        finally:
+            self._give_back(shape, it)

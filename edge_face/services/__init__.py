@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from edge_face.backends import Backend, BackendPolicy, policy_from_config
 from edge_face.config import Config
 from edge_face.models import ModelRegistry
+from edge_face import tuning
+from edge_face.runtime import plan
 from edge_face.services.camera import CameraLivenessService
 from edge_face.services.faces import FaceService
 from edge_face.services.liveness import LivenessService
@@ -32,7 +34,9 @@ def wire_faces(config: Config, *, variant: str | None = None, calibration: dict 
                backend: Backend | BackendPolicy | None = None) -> FaceService:
     """The face service of `config` (or of another variant, calibration or backend: the fitters and benchmarks
     ask for those), not yet warmed."""
-    registry = ModelRegistry(config.models_dir, backend or policy_from_config(config.backend, config.threads))
+    config = tuning.resolve(config)
+    _, threads, _ = plan(config)  # XNNPACK threads per interpreter: cores / lanes unless configured
+    registry = ModelRegistry(config.models_dir, backend or policy_from_config(config.backend, threads))
     return FaceService(registry, variant or config.model_variant, calibration)
 
 
@@ -60,6 +64,7 @@ class Services:
     def from_config(cls, config: Config, faces: FaceService | None = None) -> "Services":
         """The services of `config`, models not loaded yet (load() or load_in_background()). `faces` reuses a face
         service already loaded (tests run several servers on one set of models)."""
+        config = tuning.resolve(config)  # "auto" -> the variant tuned for this CPU, once, before anything is built
         services = cls(config, CameraLivenessService.from_config(config), load_wait=config.request_timeout or 30.0)
         if faces is not None:
             services._set(services._build(faces))

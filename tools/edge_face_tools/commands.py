@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 from pathlib import Path
 
 from edge_face.config import Config, load_config
+from edge_face.runtime.cpu import describe
 from edge_face.services import wire_faces
 from edge_face.services.faces import FaceService
 
 
 def machine() -> dict:
-    """What the figures were measured on (every JSON report carries it)."""
-    return {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "processor": _cpu_model()}
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+    """What the figures were measured on (every JSON report carries it), CPU flags included."""
+    return describe()
 
 
 def _warm_service(config: Config) -> FaceService:
@@ -38,12 +26,13 @@ def _warm_service(config: Config) -> FaceService:
 
 def calibrate(args: argparse.Namespace) -> int:
     from edge_face.backends import CpuBackend
+    from edge_face.runtime import plan
     from edge_face_tools import calibrate as calibration
 
     config = load_config(args.config)
     variant = args.variant or config.model_variant
     service = wire_faces(config, variant=variant, calibration=calibration.identity_calibration(),
-                         backend=CpuBackend(config.threads))
+                         backend=CpuBackend(plan(config)[1]))
     fitted = calibration.fit(Path(args.data), service, progress=not args.json)
     if args.write:
         calibration.write(Path(config.models_dir) / "verification" / f"{variant}.json", fitted)
