@@ -26,6 +26,9 @@ class Limits:
     min_image_side: int = 8
     max_image_side: int = 5000
     max_image_pixels: int = 25_000_000
+    # A JPEG with more pixels is decoded reduced 2, 4 or 8 times per side in the DCT domain (0: never): what a
+    # face needs is far below it, and the full-size picture never exists in memory (imaging/decode.py).
+    decode_pixel_budget: int = 12_000_000
     max_video_bytes: int = 20 * 1024 * 1024
     max_video_seconds: float = 30.0
     max_body_bytes: int = 32 * 1024 * 1024

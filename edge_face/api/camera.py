@@ -99,6 +99,6 @@ def liveness_image_verification() -> Response:
     package = camera.open_package(data, audience="api", nonce=nonce_field(fields.get(NONCE)))
     photo = decode_field(decrypt_field(fields, "encrypted_image", st.cipher), "encrypted_image", st.config.limits,
                          INVALID_IMAGE_TYPE)
-    score = st.run(camera.verify_package, st.services.faces(), package, photo, auto_rotate=auto_rotate,
+    score = st.run(camera.verify_package, st.services.faces(), package, photo.pixels, auto_rotate=auto_rotate,
                    check_quality=check_quality)
     return respond({"code": SUCCESS, "verification_score": score})

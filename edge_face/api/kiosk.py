@@ -101,6 +101,6 @@ def verify() -> Response:
     package = camera.open_package(data, audience="kiosk")
     image = decode_field(photo.read(st.config.limits.max_image_bytes + 1), "reference", st.config.limits,
                          INVALID_IMAGE_TYPE)
-    score = st.run(camera.verify_package, st.services.faces(), package, image)
+    score = st.run(camera.verify_package, st.services.faces(), package, image.pixels)
     return _no_store(respond({"code": SUCCESS, "verification_score": float(score),
                               "same_person": bool(score >= SAME_PERSON), "threshold": SAME_PERSON}))

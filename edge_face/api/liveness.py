@@ -62,7 +62,7 @@ def silent_image_verification() -> Response:
     photo = decode_field(decrypt_field(fields, "encrypted_image", st.cipher), "encrypted_image", st.config.limits,
                          INVALID_IMAGE_TYPE)
     liveness = st.services.liveness()
-    result = st.run(liveness.verify_video, video, photo, auto_rotate=auto_rotate, check_quality=check_quality)
+    result = st.run(liveness.verify_video, video, photo.pixels, auto_rotate=auto_rotate, check_quality=check_quality)
     body = _liveness_body(result.liveness, flags)
     if result.verification_score is not None:
         body["verification_score"] = float(result.verification_score)

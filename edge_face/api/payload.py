@@ -20,7 +20,7 @@ from edge_face.api.errors import (
 )
 from edge_face.config import Limits
 from edge_face.crypto import DecryptError, VendorCipher
-from edge_face.imaging.decode import ImageError, decode_image
+from edge_face.imaging.decode import ImageError, Photo, decode_photo
 from edge_face.observability import stage
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -113,17 +113,18 @@ def image_error(exc: ImageError, name: str, corrupt_code: int) -> ApiError:
     return ApiError(code, f"{name}: {exc}")
 
 
-def decode_field(data: bytes, name: str, limits: Limits, corrupt_code: int):
-    """Decoded BGR image of a decrypted photo (an opaque array for this layer)."""
+def decode_field(data: bytes, name: str, limits: Limits, corrupt_code: int) -> Photo:
+    """The decoded photo of a decrypted field (its pixels are an opaque array for this layer; a large JPEG comes
+    reduced, with the scale that takes its rectangles back to the photo as sent)."""
     try:
         with stage("decode"):
-            return decode_image(data, limits)
+            return decode_photo(data, limits)
     except ImageError as exc:
         raise image_error(exc, name, corrupt_code) from None
 
 
 def load_images(fields: Fields, names: tuple[str, ...], cipher: VendorCipher, limits: Limits,
-                corrupt_code: int = INVALID_IMAGE_TYPE) -> list:
+                corrupt_code: int = INVALID_IMAGE_TYPE) -> list[Photo]:
     """Decrypt every photo first (cheap, catches a wrong key), then decode them in order."""
     plain = [decrypt_field(fields, name, cipher) for name in names]
     return [decode_field(data, name, limits, corrupt_code) for data, name in zip(plain, names)]

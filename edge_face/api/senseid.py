@@ -31,7 +31,8 @@ def image_verification() -> Response:
     check_quality = fields.flag("check_quality")
     faces = st.services.faces()
     first, second = load_images(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=INVALID_IMAGE_TYPE)
-    result = st.run(faces.verify_pair, first, second, auto_rotate=auto_rotate, check_quality=check_quality)
+    result = st.run(faces.verify_pair, first.pixels, second.pixels, auto_rotate=auto_rotate,
+                    check_quality=check_quality)
     return respond({"code": SUCCESS, "verification_score": float(result.score)})
 
 
@@ -43,13 +44,13 @@ def multiface_verification() -> Response:
     auto_rotate = fields.flag("auto_rotate")
     faces = st.services.faces()
     first, second = load_images(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=CORRUPTED_IMAGE)
-    result = st.run(faces.verify_all_pairs, first, second, auto_rotate=auto_rotate)
+    result = st.run(faces.verify_all_pairs, first.pixels, second.pixels, auto_rotate=auto_rotate)
     return respond({
         "code": SUCCESS,
         "scores": [[float(s) for s in row] for row in result.scores],
         "face_rects": {
-            "first_image_face_rects": [[int(v) for v in rect] for rect in result.first_rects],
-            "second_image_face_rects": [[int(v) for v in rect] for rect in result.second_rects],
+            "first_image_face_rects": [list(first.original(rect)) for rect in result.first_rects],
+            "second_image_face_rects": [list(second.original(rect)) for rect in result.second_rects],
         },
     })
 
@@ -66,8 +67,8 @@ def face_quality() -> Response:
     service = st.services.faces()
     (image,) = load_images(fields, ("encrypted_image",), st.cipher, st.config.limits, corrupt_code=CORRUPTED_IMAGE)
     faces = []
-    for q in st.run(service.quality, image):
-        left, top, right, bottom = (int(v) for v in q.rect)
+    for q in st.run(service.quality, image.pixels):
+        left, top, right, bottom = image.original(q.rect)
         faces.append({
             "rect": {"left": left, "top": top, "right": right, "bottom": bottom},
             "pose": {"yaw": _r(q.pose.yaw), "pitch": _r(q.pose.pitch), "roll": _r(q.pose.roll)},

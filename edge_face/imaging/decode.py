@@ -184,10 +184,34 @@ def reduction(width: int, height: int, pixel_budget: int) -> int:
     return _REDUCED[-1][0]
 
 
+@dataclass(frozen=True)
+class Photo:
+    """A decoded photo: upright BGR uint8 `pixels`, and `scale`, the photo's own pixels per decoded pixel (1.0
+    unless it was decoded reduced), so that rectangles go back to the pixel frame the client sent."""
+
+    pixels: np.ndarray
+    scale: float = 1.0
+
+    def original(self, rect) -> tuple[int, ...]:
+        """An integer rectangle (or point list) of `pixels` in the photo's own pixel frame."""
+        return tuple(int(round(v * self.scale)) for v in rect)
+
+
+def decode_photo(data: bytes, limits: Limits = Limits()) -> Photo:
+    """decode_image under `limits.decode_pixel_budget`: a larger JPEG is decoded reduced in the DCT domain, so its
+    full-size picture never exists in memory (a 25-Mpx photo is 75 MB decoded)."""
+    pixels, k = _decode(data, limits, limits.decode_pixel_budget)
+    return Photo(pixels, float(k))
+
+
 def decode_image(data: bytes, limits: Limits = Limits(), pixel_budget: int = 0) -> np.ndarray:
     """Decode a photo into an upright BGR uint8 image (EXIF orientation applied). `pixel_budget` (0: none): a JPEG
-    with more pixels decodes reduced 2, 4 or 8 times per side (see `reduction`); the caller scales coordinates back
-    by header width / decoded width."""
+    with more pixels decodes reduced 2, 4 or 8 times per side (see `reduction`; decode_photo says by how much)."""
+    return _decode(data, limits, pixel_budget)[0]
+
+
+def _decode(data: bytes, limits: Limits, pixel_budget: int) -> tuple[np.ndarray, int]:
+    """The upright BGR image and the factor k it was reduced by per side (1: full size)."""
     if len(data) > limits.max_image_bytes:
         raise ImageError("length", f"photo is {len(data)} bytes, limit {limits.max_image_bytes}")
     fmt = sniff_format(data)
@@ -202,6 +226,7 @@ def decode_image(data: bytes, limits: Limits = Limits(), pixel_budget: int = 0) 
         raise ImageError("size", f"{width}x{height} exceeds {limits.max_image_pixels} pixels")
     data = _check_complete(data, fmt)  # a JPEG's (an MPO's) first picture only, else the whole file
     img = _decode_on_white(data) if header.transparent else None
+    k = 1
     if img is None:
         # IMREAD_COLOR: 8-bit BGR whatever the source (gray, palette, 16-bit, CMYK/YCCK), EXIF orientation applied
         k = reduction(width, height, pixel_budget) if fmt == "JPEG" else 1
@@ -210,4 +235,4 @@ def decode_image(data: bytes, limits: Limits = Limits(), pixel_budget: int = 0) 
         img = _decode_with_pillow(data)
     if img is None or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ImageError("corrupt", f"{fmt} data cannot be decoded")
-    return img
+    return img, k
