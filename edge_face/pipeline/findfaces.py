@@ -33,6 +33,7 @@ import numpy as np
 from edge_face.models.contract import layout_of
 from edge_face.pipeline.align import TEMPLATE_112, similarity_transform
 from edge_face.pipeline.detect import YuNetDetector
+from edge_face.pipeline.select import main_face_index
 from edge_face.pipeline.types import Face
 
 LOOK_SIDE = 160  # the second look's frame: the 112x112 template centred in it, the face ~ 40% of the side
@@ -53,6 +54,10 @@ class DetectionPolicy:
     bright_share: float
     clahe_clip: float
     clahe_tiles: int
+    quick_side: int = 0  # 0: no quick path
+    quick_min_face_px: float = 0.0
+    closer_side: int = 0
+    closer_context: float = 0.0
 
     @classmethod
     def from_variant(cls, variant: dict) -> "DetectionPolicy":
@@ -71,7 +76,15 @@ class DetectionPolicy:
                    bright_level=float(d["exposure"]["bright_level"]),
                    bright_share=float(d["exposure"]["bright_share"]),
                    clahe_clip=float(d["exposure"]["clahe_clip"]),
-                   clahe_tiles=int(d["exposure"]["clahe_tiles"]))
+                   clahe_tiles=int(d["exposure"]["clahe_tiles"]),
+                   **_quick_fields(d.get("quick_main")))
+
+
+def _quick_fields(q: dict | None) -> dict:
+    if not q:
+        return {}
+    return {"quick_side": int(q["side"]), "quick_min_face_px": float(q["min_face_px"]),
+            "closer_side": int(q["closer_side"]), "closer_context": float(q["closer_context"])}
 
 
 def to_bgr(frame: np.ndarray, layout: str) -> np.ndarray:
@@ -167,6 +180,50 @@ class FaceFinder:
         if not faces and side < max(h, w):
             faces = self._detect_at(frame, layout, max(h, w))
         return faces
+
+    def quick_main(self, frame: np.ndarray, layout: str = "bgr") -> Face | None:
+        """The photo's main face when it is plain to see, found cheaply; None when it is not (then detect() looks
+        harder: working resolution, exposure, second looks).
+
+        A verification photo is mostly one large face: a search at `quick_side` finds it (3 ms instead of 11 at
+        640 px), and a closer look at the face alone (`closer_look`) gives landmarks as precise as at full size.
+        The quick answer stands only when the main face among *all* candidates is a confident one at least
+        `quick_min_face_px` wide at that size: a larger unconfirmed candidate (a masked subject, say) sends the
+        photo down the full path."""
+        p = self.policy
+        h, w = frame.shape[:2]
+        if p.quick_side <= 0 or max(h, w) <= p.quick_side:
+            return None
+        side = p.quick_side
+        cands = self.detector.detect(frame, score_threshold=p.candidate_threshold, layout=layout, max_side=side)
+        if not cands:
+            return None
+        main = cands[main_face_index(cands, w, h)]
+        if main.score < p.accept_threshold or main.width * side / max(h, w) < p.quick_min_face_px:
+            return None
+        return self.closer_look(frame, main, layout) or main
+
+    def closer_look(self, frame: np.ndarray, face: Face, layout: str = "bgr") -> Face | None:
+        """The face detected again in a square around it (`closer_context` times its size) at `closer_side`:
+        about the scale the embedders' accuracy was measured at (LFW's faces), whatever the photo's size."""
+        p = self.policy
+        h, w = frame.shape[:2]
+        half = p.closer_context * max(face.width, face.height) / 2
+        cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+        x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+        x1, y1 = min(w, int(np.ceil(cx + half))), min(h, int(np.ceil(cy + half)))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return None
+        found = self.detector.detect(frame[y0:y1, x0:x1], score_threshold=p.candidate_threshold, layout=layout,
+                                     max_side=p.closer_side)
+        offset = np.array([x0, y0], np.float32)
+        best, best_iou = None, 0.5  # the same face, not a neighbour in the square
+        for f in found:
+            moved = Face(box=f.box + np.tile(offset, 2), landmarks=f.landmarks + offset, score=f.score)
+            iou = _iou(moved.box, face.box)
+            if iou > best_iou:
+                best, best_iou = moved, iou
+        return best
 
     def _detect_at(self, frame: np.ndarray, layout: str, side: int) -> list[Face]:
         p = self.policy

@@ -131,13 +131,21 @@ class FaceService:
         return best
 
     def locate(self, bgr: np.ndarray, *, auto_rotate: bool = False, every_face: bool = False,
-               layout: str = "bgr") -> list[LocatedFace]:
-        """The main face (or every face, in reading order), with quarter turns tried when `auto_rotate`.
+               layout: str = "bgr", full_search: bool = False) -> list[LocatedFace]:
+        """The main face (or every face, in reading order), with quarter turns tried when `auto_rotate`. The main
+        face alone is first looked for the quick way (FaceFinder.quick_main) unless `full_search`.
 
         `layout`: the photo's pixel layout, BGR (decoded photos) by default; camera frames may come as they are
         (e.g. picamera2's XRGB8888 = "bgrx", any row stride)."""
         height, width = bgr.shape[:2]
-        turns, image, faces = self._detect_turned(bgr, auto_rotate, layout)
+        quick = None
+        if not (every_face or auto_rotate or full_search):
+            with stage("detect"):
+                quick = self.detector.quick_main(bgr, layout)
+        if quick is not None:
+            turns, image, faces = 0, bgr, [quick]
+        else:
+            turns, image, faces = self._detect_turned(bgr, auto_rotate, layout)
         if not faces:
             return []
         if not every_face:

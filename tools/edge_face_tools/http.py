@@ -27,7 +27,8 @@ from edge_face_tools.server import free_port, wait_ready
 PATH = "/identity/image_verification/stateless"
 
 
-def _jpeg_640x480(path: Path) -> bytes:
+def jpeg_640x480(path: Path) -> bytes:
+    """A photo scaled to 640x480 as a quality-90 JPEG: what a webcam client sends."""
     img = cv2.imread(str(path))
     canvas = cv2.resize(img, (640, 480), interpolation=cv2.INTER_LINEAR)
     ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -39,8 +40,8 @@ def request_bodies(data: Path, cipher: VendorCipher, count: int) -> list[bytes]:
     with open(data / "pairs.csv", newline="") as fh:
         pairs = list(csv.DictReader(fh))[:count]
     return [urllib.parse.urlencode({
-        "first_encrypted_image": cipher.encrypt(_jpeg_640x480(data / p["path_a"])),
-        "second_encrypted_image": cipher.encrypt(_jpeg_640x480(data / p["path_b"])),
+        "first_encrypted_image": cipher.encrypt(jpeg_640x480(data / p["path_a"])),
+        "second_encrypted_image": cipher.encrypt(jpeg_640x480(data / p["path_b"])),
     }).encode() for p in pairs]
 
 
