@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge_face.liveness import antispoof, blink, coupling, moire, motion, planarity, pulse
+from edge_face.liveness import antispoof, blink, challenge, coupling, moire, motion, planarity, pulse
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
 from edge_face.liveness.track import FaceTracker
@@ -132,17 +132,24 @@ class LivenessAnalyser:
             "coupling": coupling.score([s.flow for s in samples], fixed_camera),
         }
 
-    def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]], *, fixed_camera: bool = False
-                       ) -> LivenessResult:
+    def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]], *, fixed_camera: bool = False,
+                       turn: str | None = None) -> LivenessResult:
         """The decision on a sequence of frames; raises NoTrackableFace when no face is ever followed.
         `fixed_camera`: the frames come from a camera known not to move (the kiosk's own), so the coupling counts
-        every pair where the face moved, even where the frame's border moved along (an object that fills the view)."""
+        every pair where the face moved, even where the frame's border moved along (an object that fills the view).
+        `turn`: the person was asked to turn their head ("left"/"right", challenge.py); a face that did not turn
+        that way as a head does is rejected whatever the silent cues say (decided_by "challenge")."""
         samples, best, timings = self.observe(frames)
         if not samples:
             raise NoTrackableFace("no face could be tracked in the video")
         t0 = time.perf_counter()
         cues = self.cue_scores(samples, fixed_camera)
         passed, score, decided_by = self.fusion.decide(cues)
+        if turn is not None:
+            answer = challenge.verify(samples, turn)
+            cues.update(answer.cues())
+            if passed and not answer.passed:
+                passed, score, decided_by = False, min(score, self.fusion.threshold * 0.999), "challenge"
         timings["fusion"] = time.perf_counter() - t0
         step = float(np.median(np.diff([s.t for s in samples]))) if len(samples) > 1 else 0.0
         face_seconds = samples[-1].t - samples[0].t + step
