@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge_face.liveness import antispoof, blink, challenge, coupling, moire, motion, planarity, pulse
+from edge_face.liveness import (antispoof, blink, challenge, coupling, frame, moire, motion, nonrigid, planarity,
+                                pulse)
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
 from edge_face.liveness.track import FaceTracker
@@ -107,6 +108,7 @@ class LivenessAnalyser:
             skin = pulse.measure(bgr, face)
             pair = flow.measure(bgr, face)
             m = moire.measure(bgr, face) if n % MOIRE_EVERY == 0 else None
+            framed = frame.measure(flow.prev, flow.prev_box) if n % frame.FRAME_EVERY == 0 else None
             quality = _selection_quality(bgr, face)
             if quality > best.get("quality", -1.0):
                 best = {"quality": quality, "t": t, "image": bgr.copy(), "face": face}
@@ -115,7 +117,7 @@ class LivenessAnalyser:
             timings["antispoof"] += t4 - t3
             timings["cues"] += t5 - t4
             samples.append(Sample(t=t, face=face, points=mesh.points if mesh is not None and mesh.presence >= 0.5 else None,
-                                  antispoof=p_real, skin=skin, moire=m, flow=pair))
+                                  antispoof=p_real, skin=skin, moire=m, flow=pair, frame=framed))
             n += 1
         return samples, best, timings
 
@@ -130,6 +132,8 @@ class LivenessAnalyser:
             "planarity": planarity.score(samples),
             "texture_planarity": planarity.flow_score(samples),
             "coupling": coupling.score([s.flow for s in samples], fixed_camera),
+            "frame": frame.score(samples),  # measured, not weighted (frame.py)
+            "nonrigid": nonrigid.score(samples),  # measured, not weighted (nonrigid.py)
         }
 
     def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]], *, fixed_camera: bool = False,
