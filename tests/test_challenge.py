@@ -75,7 +75,8 @@ def test_a_turned_print_is_a_plane_and_fails(liveness, photos, degrees):
     for direction in challenge.DIRECTIONS:
         got = challenge.verify(samples, direction)
         assert not got.passed, got
-        assert got.texture is not None and got.texture < challenge.TEXTURE_MIN / 1.5, got
+        # a plane: its texture follows one homography (None: too few textured pairs, which fails as well)
+        assert got.texture is None or got.texture < challenge.TEXTURE_MIN / 1.5, got
 
 
 @pytest.fixture(scope="module")
