@@ -69,6 +69,9 @@ class CameraConfig:
     # package is single use anyway (its id is remembered under state_dir until it expires).
     package_ttl: float = 60.0
     clock_skew: float = 5.0  # seconds of clock difference tolerated on a package's times
+    # "turn": the kiosk page asks the person to turn their head a little (left or right, drawn per session) and
+    # the session checks the turn and its 3-D parallax (liveness/challenge.py); "none": silent liveness only.
+    challenge: str = "none"
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,8 @@ class Config:
             raise ConfigError("camera.width/height must be >= 16, camera.fps > 0 and camera.speed >= 0")
         if cam.capture_timeout <= 0 or cam.open_timeout <= 0 or cam.idle_seconds <= 0:
             raise ConfigError("camera.capture_timeout, open_timeout and idle_seconds must be > 0 seconds")
+        if cam.challenge not in ("none", "turn"):
+            raise ConfigError(f"camera.challenge must be none or turn, got {cam.challenge!r}")
         if cam.package_ttl <= 0 or cam.clock_skew < 0:
             raise ConfigError("camera.package_ttl must be > 0 and camera.clock_skew >= 0 seconds")
 

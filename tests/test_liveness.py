@@ -216,7 +216,8 @@ def test_print_attack_is_rejected(liveness, print_video):
     assert result.status == "hack" and not result.passed and result.score < liveness.fusion.threshold
     assert result.face_seconds >= 2.5 and result.face_image.size > 0 and result.aligned.shape == (112, 112, 3)
     assert set(result.cues) == {"antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity",
-                                "coupling"}
+                                "coupling", "frame", "nonrigid"}
+    assert result.cues["frame"] is not None and result.cues["nonrigid"] is not None  # a held print: both measured
     assert result.decided_by in result.cues or result.decided_by == "bias"
 
 

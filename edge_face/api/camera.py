@@ -31,12 +31,12 @@ def _authenticate() -> None:
     check_api_key(state().config.api_keys)
 
 
-def run_session(audience: str = "api", nonce: str | None = None) -> SessionResult:
+def run_session(audience: str = "api", nonce: str | None = None, turn: str | None = None) -> SessionResult:
     """A camera liveness session of this app's camera, its package sealed for `audience` and `nonce`. Not under the
     request timeout: the session is bounded by its own deadlines (camera.session_seconds, a capture timeout on every
     frame, the wait for the camera lock)."""
     services = state().services
-    return services.camera.session(services.liveness(), audience=audience, nonce=nonce)
+    return services.camera.session(services.liveness(), audience=audience, nonce=nonce, turn=turn)
 
 
 def nonce_field(value: str | bytes | None) -> str | None:

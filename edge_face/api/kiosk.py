@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
+import threading
+import time
 from importlib import resources
 
 from flask import Blueprint, Response, request
@@ -22,6 +25,7 @@ from edge_face.api.hosts import check_same_origin
 from edge_face.api.payload import decode_field
 from edge_face.api.state import respond, state
 from edge_face.imaging.encode import jpeg_base64
+from edge_face.liveness import challenge
 
 bp = Blueprint("kiosk", __name__)
 
@@ -29,6 +33,9 @@ LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
 # Score threshold of the page's decision: 0.7 = false-accept rate 1/10,000 (README "Scores mean false-accept rates").
 SAME_PERSON = 0.7
 _STATIC = {"kiosk.js": "text/javascript", "kiosk.css": "text/css"}
+CHALLENGE_SECONDS = 60.0  # a drawn direction is good for one session started within this long
+_pending: dict[str, tuple[str, float]] = {}  # challenge id -> (direction, deadline): drawn, not used yet
+_pending_lock = threading.Lock()
 
 
 @bp.before_request
@@ -78,10 +85,47 @@ def preview() -> Response:
     }))
 
 
+PROMPTS = {"left": "Turn your head a little to your left", "right": "Turn your head a little to your right"}
+
+
+@bp.post("/kiosk/challenge")
+def draw_challenge() -> Response:
+    """What the next session asks of the person (camera.challenge): "none", or "turn" with a direction drawn here,
+    at random, and an id the page hands back to /kiosk/liveness (single use; the server keeps the direction)."""
+    if state().config.camera.challenge != "turn":
+        return _no_store(respond({"code": SUCCESS, "challenge": "none"}))
+    direction, key = challenge.choose(), secrets.token_urlsafe(16)
+    now = time.monotonic()
+    with _pending_lock:
+        for k in [k for k, (_, deadline) in _pending.items() if deadline < now]:
+            del _pending[k]
+        if len(_pending) > 64:  # a loopback page needs one; a flood only evicts its own
+            _pending.clear()
+        _pending[key] = (direction, now + CHALLENGE_SECONDS)
+    return _no_store(respond({"code": SUCCESS, "challenge": "turn", "direction": direction,
+                              "challenge_id": key, "prompt": PROMPTS[direction]}))
+
+
+def _take_challenge(key: str) -> str:
+    """The direction drawn for `key`, forgotten as it is taken; 1200 when there is none (unknown, used, expired)."""
+    with _pending_lock:
+        direction, deadline = _pending.pop(key, ("", 0.0))
+    if not direction or deadline < time.monotonic():
+        raise ApiError(INVALID_ARGUMENT, "challenge_id is missing, used or expired: draw one from /kiosk/challenge")
+    return direction
+
+
 @bp.post("/kiosk/liveness")
 def liveness() -> Response:
-    """The camera liveness session of /camera/liveness_session, for the page (no API key: loopback only)."""
-    return _no_store(respond(session_body(run_session("kiosk"))))
+    """The camera liveness session of /camera/liveness_session, for the page (no API key: loopback only). With
+    camera.challenge = "turn" it needs the `challenge_id` of /kiosk/challenge and checks the drawn turn."""
+    turn = None
+    if state().config.camera.challenge == "turn":
+        turn = _take_challenge(request.form.get("challenge_id", ""))
+    body = session_body(run_session("kiosk", turn=turn))
+    if turn is not None:
+        body["challenge"] = {"kind": "turn", "direction": turn}
+    return _no_store(respond(body))
 
 
 @bp.post("/kiosk/verify")

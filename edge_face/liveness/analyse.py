@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge_face.liveness import antispoof, blink, coupling, moire, motion, planarity, pulse
+from edge_face.liveness import (antispoof, blink, challenge, coupling, frame, moire, motion, nonrigid, planarity,
+                                pulse)
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
 from edge_face.liveness.track import FaceTracker
@@ -107,6 +108,7 @@ class LivenessAnalyser:
             skin = pulse.measure(bgr, face)
             pair = flow.measure(bgr, face)
             m = moire.measure(bgr, face) if n % MOIRE_EVERY == 0 else None
+            framed = frame.measure(flow.prev, flow.prev_box) if n % frame.FRAME_EVERY == 0 else None
             quality = _selection_quality(bgr, face)
             if quality > best.get("quality", -1.0):
                 best = {"quality": quality, "t": t, "image": bgr.copy(), "face": face}
@@ -115,7 +117,7 @@ class LivenessAnalyser:
             timings["antispoof"] += t4 - t3
             timings["cues"] += t5 - t4
             samples.append(Sample(t=t, face=face, points=mesh.points if mesh is not None and mesh.presence >= 0.5 else None,
-                                  antispoof=p_real, skin=skin, moire=m, flow=pair))
+                                  antispoof=p_real, skin=skin, moire=m, flow=pair, frame=framed))
             n += 1
         return samples, best, timings
 
@@ -130,19 +132,28 @@ class LivenessAnalyser:
             "planarity": planarity.score(samples),
             "texture_planarity": planarity.flow_score(samples),
             "coupling": coupling.score([s.flow for s in samples], fixed_camera),
+            "frame": frame.score(samples),  # measured, not weighted (frame.py)
+            "nonrigid": nonrigid.score(samples),  # measured, not weighted (nonrigid.py)
         }
 
-    def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]], *, fixed_camera: bool = False
-                       ) -> LivenessResult:
+    def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]], *, fixed_camera: bool = False,
+                       turn: str | None = None) -> LivenessResult:
         """The decision on a sequence of frames; raises NoTrackableFace when no face is ever followed.
         `fixed_camera`: the frames come from a camera known not to move (the kiosk's own), so the coupling counts
-        every pair where the face moved, even where the frame's border moved along (an object that fills the view)."""
+        every pair where the face moved, even where the frame's border moved along (an object that fills the view).
+        `turn`: the person was asked to turn their head ("left"/"right", challenge.py); a face that did not turn
+        that way as a head does is rejected whatever the silent cues say (decided_by "challenge")."""
         samples, best, timings = self.observe(frames)
         if not samples:
             raise NoTrackableFace("no face could be tracked in the video")
         t0 = time.perf_counter()
         cues = self.cue_scores(samples, fixed_camera)
         passed, score, decided_by = self.fusion.decide(cues)
+        if turn is not None:
+            answer = challenge.verify(samples, turn)
+            cues.update(answer.cues())
+            if passed and not answer.passed:
+                passed, score, decided_by = False, min(score, self.fusion.threshold * 0.999), "challenge"
         timings["fusion"] = time.perf_counter() - t0
         step = float(np.median(np.diff([s.t for s in samples]))) if len(samples) > 1 else 0.0
         face_seconds = samples[-1].t - samples[0].t + step

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-CUES = ("antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity", "coupling")
+CUES = ("antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity", "coupling", "frame",
+        "nonrigid")
 
 
 @dataclass(frozen=True)

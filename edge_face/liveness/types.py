@@ -20,3 +20,4 @@ class Sample:
     skin: np.ndarray | None  # mean B, G, R of the cheeks and forehead (pulse)
     moire: float | None  # spectral peakiness of the face region (screens)
     flow: FlowPair | None = None  # face and surroundings motion since the previous sample (coupling)
+    frame: int | None = None  # sides of the face framed by long straight edges (frame.py: presentation edges)

@@ -73,10 +73,12 @@ class CameraLivenessService:
             raise NoCamera("no camera is configured on this device (camera.source = none)")
         return self.owner
 
-    def session(self, liveness: LivenessService, *, audience: str = "api", nonce: str | None = None) -> SessionResult:
+    def session(self, liveness: LivenessService, *, audience: str = "api", nonce: str | None = None,
+                turn: str | None = None) -> SessionResult:
         """Analyse `seconds` of live frames; a live result is sealed for `audience` ("api": 1.3, "kiosk": the kiosk's
-        verification) and the caller's `nonce`. Raises CameraError (none, busy, failed), CameraTimeout and
-        NoTrackableFace (nobody in front of the camera)."""
+        verification) and the caller's `nonce`. `turn`: the direction the person was asked to turn their head
+        (camera.challenge = "turn", liveness/challenge.py). Raises CameraError (none, busy, failed), CameraTimeout
+        and NoTrackableFace (nobody in front of the camera)."""
         owner = self.require_owner()
         origin: list[float] = []
         # A waiting session gives up when the running one should long be over.
@@ -84,7 +86,7 @@ class CameraLivenessService:
             try:
                 with observability.stage("camera_session"):
                     result = liveness.analyser.analyse_frames(
-                        _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin), fixed_camera=True)
+                        _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin), fixed_camera=True, turn=turn)
             except NoTrackableFace:
                 observability.liveness_outcome("no_face")
                 raise NoTrackableFace("no face could be tracked in front of the camera") from None
@@ -93,8 +95,8 @@ class CameraLivenessService:
                 raise
         observability.liveness_outcome("live" if result.passed else result.status)
         observability.liveness_decided_by("camera", "live" if result.passed else result.status, result.decided_by)
-        log.info("camera liveness: passed=%s score=%.3f status=%s decided_by=%s", result.passed, result.score,
-                 result.status, result.decided_by)
+        log.info("camera liveness: passed=%s score=%.3f status=%s decided_by=%s turn=%s", result.passed, result.score,
+                 result.status, result.decided_by, turn or "-")
         captured = origin[0] + result.image_timestamp
         package = None
         if result.passed:

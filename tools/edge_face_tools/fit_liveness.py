@@ -26,7 +26,8 @@ from edge_face.liveness.fusion import CUES, Fusion
 
 # The direction each cue must push to be believed: live faces show confident MiniFASNet scores, non-rigid motion,
 # blinks, a pulse and 3-D parallax; screens and prints add spectral peaks and carry their background along.
-SIGNS = {"antispoof": 1, "motion": 1, "blink": 1, "pulse": 1, "moire": -1, "planarity": 1, "coupling": -1}
+SIGNS = {"antispoof": 1, "motion": 1, "blink": 1, "pulse": 1, "moire": -1, "planarity": 1, "coupling": -1,
+         "frame": -1, "nonrigid": 1}
 
 
 def family(attack_type: str, source: str) -> str:
@@ -43,7 +44,7 @@ def family(attack_type: str, source: str) -> str:
 
 
 def analyse(folders: list[Path], cache_path: Path | None, limit_seconds: float) -> list[dict]:
-    from edge_face.bench.liveness import read_labels
+    from edge_face_tools.liveness import read_labels
     from edge_face.config import load_config
     from edge_face.imaging.video import VideoError
     from edge_face.liveness.analyse import NoTrackableFace
@@ -85,7 +86,7 @@ def fit(rows: list[dict], names: tuple[str, ...], l2: float, vetoes: dict | None
     """Sign-constrained class-balanced logistic regression; threshold at APCER 0 on `rows`, lowest BPCER. The
     vetoes (physical rules, not fitted) are applied first: the threshold only has to stop the attacks they let
     through."""
-    from edge_face.bench.liveness import _fit
+    from edge_face_tools.liveness import _fit
 
     live = np.array([r["live"] for r in rows])
     cues = [r["cues"] for r in rows]

@@ -1,5 +1,6 @@
 // The kiosk page: preview with the face box, liveness check, verification against a reference photo.
-// States (data-state on #status): starting, no-face, hold-still, ready, checking, error;
+// States (data-state on #status): starting, no-face, hold-still, ready, checking, challenge (data-direction:
+// the head turn the server asked for), error;
 // on #liveness-result: passed / failed / error; on #verify-result: same / different / error.
 "use strict";
 
@@ -81,10 +82,19 @@ livenessBtn.addEventListener("click", async () => {
   pkg = null;
   updateVerify();
   livenessBtn.disabled = true;
-  show(statusEl, "checking", "Hold still: checking liveness…");
   show(livenessEl, "checking", "Checking…");
   try {
-    const resp = await fetch("/kiosk/liveness", { method: "POST", body: new URLSearchParams() });
+    // The server draws what this session asks (camera.challenge): nothing, or a head turn to one side.
+    const drawn = await (await fetch("/kiosk/challenge", { method: "POST", body: new URLSearchParams() })).json();
+    const form = new URLSearchParams();
+    if (drawn.code === 1000 && drawn.challenge === "turn") {
+      form.append("challenge_id", drawn.challenge_id);
+      statusEl.dataset.direction = drawn.direction;
+      show(statusEl, "challenge", drawn.prompt + (drawn.direction === "left" ? " ←" : " →"));
+    } else {
+      show(statusEl, "checking", "Hold still: checking liveness…");
+    }
+    const resp = await fetch("/kiosk/liveness", { method: "POST", body: form });
     const body = await resp.json();
     if (body.code === 1000 && body.passed) {
       pkg = body.package;
