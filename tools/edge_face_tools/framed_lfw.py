@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_face.config import Config
+from edge_face.config import load_config
 from edge_face.runtime.cpu import describe
 from edge_face.services import wire_faces
 from edge_face_tools.http import jpeg_640x480
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     data = Path(args.data)
     pairs = read_pairs(data)[: args.pairs or None]
-    service = wire_faces(Config())
+    service = wire_faces(load_config())
     service.warm_up()
     finder = service.detector
     vectors: dict[str, dict[str, np.ndarray]] = {"quick": {}, "full": {}}

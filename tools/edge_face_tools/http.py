@@ -45,7 +45,7 @@ def request_bodies(data: Path, cipher: VendorCipher, count: int) -> list[bytes]:
     }).encode() for p in pairs]
 
 
-def _post(base: str, body: bytes) -> tuple[float, int]:
+def post(base: str, body: bytes) -> tuple[float, int]:
     req = urllib.request.Request(base + PATH, data=body,
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
     t0 = time.perf_counter()
@@ -70,10 +70,10 @@ def run(data: Path, clients: int = 4, requests: int = 200, config: Config | None
     try:
         wait_ready(base, proc)
         for body in bodies[:clients]:  # warm-up
-            _post(base, body)
+            post(base, body)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
-            results = list(pool.map(lambda i: _post(base, bodies[i % len(bodies)]), range(requests)))
+            results = list(pool.map(lambda i: post(base, bodies[i % len(bodies)]), range(requests)))
         wall = time.perf_counter() - t0
     finally:
         proc.terminate()

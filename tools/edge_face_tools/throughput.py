@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_face.bench.http import _bodies, _post, free_port, wait_ready
+from edge_face_tools.http import post, request_bodies
+from edge_face_tools.server import free_port, wait_ready
 from edge_face.config import Config
 from edge_face.crypto import VendorCipher
 from edge_face.runtime.cpu import cpu_flags
@@ -45,10 +46,10 @@ def one_run(source: Path, bodies: list[bytes], clients: int, requests: int, env:
     try:
         wait_ready(base, proc)
         for body in bodies[:max(4, clients)]:  # warm-up: every lane's interpreters made
-            _post(base, body)
+            post(base, body)
         cpu0, t0 = process_cpu_seconds(proc.pid), time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
-            results = list(pool.map(lambda i: _post(base, bodies[i % len(bodies)]), range(requests)))
+            results = list(pool.map(lambda i: post(base, bodies[i % len(bodies)]), range(requests)))
         wall, cpu = time.perf_counter() - t0, process_cpu_seconds(proc.pid) - cpu0
     finally:
         proc.terminate()
@@ -69,7 +70,7 @@ def main() -> None:
     p.add_argument("--env", nargs="*", default=[], help="KEY=VALUE for the candidate server only")
     a = p.parse_args()
     config = Config()
-    bodies = _bodies(a.data, VendorCipher(config.aes_key, config.aes_iv), min(a.requests, 100))
+    bodies = request_bodies(a.data, VendorCipher(config.aes_key, config.aes_iv), min(a.requests, 100))
     extra = dict(kv.split("=", 1) for kv in a.env)
     runs: dict[str, list[dict]] = {}
     for r in range(a.rounds):
