@@ -30,6 +30,7 @@ import requests
 
 from edge_face.crypto import VendorCipher
 from edge_face.liveness.package import PackageSealer
+from edge_face_tools import fixture_photos
 
 API_KEY, FRS_TOKEN, DEVICE_KEY, DEVICE = "attack-api-key-1", "attack-frs-token", bytes(range(32)), "attack-device"
 AES_KEY, AES_IV = "0123456789abcdef0123456789abcdef", "0123456789ab"
@@ -243,9 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=1536, help="RLIMIT_DATA of the server = the RSS budget")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
-    from tests import fixtures
-
-    photos = fixtures.ensure()
+    photos = fixture_photos.require("obama.jpg", "obama2.jpg")
     with tempfile.TemporaryDirectory(prefix="edge-face-attack-") as work:
         target = Target(args.memory_mb, Path(work))
         drill = Drill(target, photos)
