@@ -48,7 +48,7 @@ def turned_print(photo: np.ndarray, degrees: float, seconds: float = 3.0, fps: f
 
 @pytest.mark.parametrize("start,seconds,turned", [(15.0, 2.5, "left"), (16.5, 3.0, "right")])
 def test_a_real_head_turn_passes_the_asked_side_only(liveness, photos, start, seconds, turned):
-    samples, _, _ = liveness.analyser.observe(clip(photos, start, seconds))
+    samples, _, _ = liveness.analyser.observe(clip(photos, start, seconds), need_mesh=True)
     asked = challenge.verify(samples, turned)
     assert asked.passed, asked
     assert asked.yaw >= 1.5 * challenge.YAW_MIN and asked.texture >= 1.5 * challenge.TEXTURE_MIN, asked
@@ -70,7 +70,8 @@ def test_the_session_decision_follows_the_challenge(liveness, photos):
 
 @pytest.mark.parametrize("degrees", [30.0, -30.0, 50.0, -50.0])
 def test_a_turned_print_is_a_plane_and_fails(liveness, photos, degrees):
-    samples, _, _ = liveness.analyser.observe(turned_print(cv2.imread(str(photos / "obama.jpg")), degrees))
+    samples, _, _ = liveness.analyser.observe(turned_print(cv2.imread(str(photos / "obama.jpg")), degrees),
+                                            need_mesh=True)
     assert sum(s.points is not None for s in samples) >= 20
     for direction in challenge.DIRECTIONS:
         got = challenge.verify(samples, direction)

@@ -48,7 +48,7 @@ def obama(photos):
 
 @pytest.fixture(scope="module")
 def liveness(face_service, api_config):
-    return LivenessService(face_service, api_config.limits)
+    return LivenessService(face_service, api_config.limits, all_cues=True)
 
 
 @pytest.fixture(scope="module")

@@ -72,15 +72,32 @@ def _selection_quality(bgr: np.ndarray, face: Face) -> float:
     return sharp * frontal * face.score
 
 
+ALL_CUES = ("antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity", "coupling", "frame",
+            "nonrigid")
+MESH_CUES = frozenset({"motion", "blink", "planarity", "nonrigid"})  # and the turn challenge
+FLOW_CUES = frozenset({"coupling", "texture_planarity"})
+
+
 class LivenessAnalyser:
-    def __init__(self, detector: YuNetDetector, mesh: "FaceMesh | None", fas: MiniFASNet, fusion: Fusion) -> None:
+    """`cues`: the cues to compute (default all of them, for the benchmarks and fitters); the service asks only for
+    those its fusion weighs or vetoes, so the face mesh and the per-frame measurements no decision uses are not
+    run (the mesh alone is ~30 ms per video-second)."""
+
+    def __init__(self, detector: YuNetDetector, mesh: "FaceMesh | None", fas: MiniFASNet, fusion: Fusion,
+                 cues: Iterable[str] = ALL_CUES) -> None:
         self.detector = detector
         self.mesh = mesh
         self.fas = fas
         self.fusion = fusion
+        self.cues = frozenset(cues)
 
-    def observe(self, frames: Iterable[tuple[float, np.ndarray]]) -> tuple[list[Sample], dict, dict]:
-        """Track the face through the frames; returns the samples, the best frame and the time per stage."""
+    def observe(self, frames: Iterable[tuple[float, np.ndarray]],
+                need_mesh: bool | None = None) -> tuple[list[Sample], dict, dict]:
+        """Track the face through the frames; returns the samples, the best frame and the time per stage.
+        Only what `self.cues` need is measured (`need_mesh` overrides for the turn challenge)."""
+        want = self.cues
+        if need_mesh is None:
+            need_mesh = bool(want & MESH_CUES)
         tracker = FaceTracker(self.detector)
         flow = coupling.FlowMeter()
         samples: list[Sample] = []
@@ -101,14 +118,15 @@ class LivenessAnalyser:
             timings["detect"] += t2 - t1
             if face is None:
                 continue
-            mesh = self.mesh.run(bgr, face) if self.mesh is not None else None
+            mesh = self.mesh.run(bgr, face) if self.mesh is not None and need_mesh else None
             t3 = time.perf_counter()
-            p_real = self.fas.score(bgr, face.box) if n % ANTISPOOF_EVERY == 0 else None
+            p_real = self.fas.score(bgr, face.box) if n % ANTISPOOF_EVERY == 0 and "antispoof" in want else None
             t4 = time.perf_counter()
-            skin = pulse.measure(bgr, face)
-            pair = flow.measure(bgr, face)
-            m = moire.measure(bgr, face) if n % MOIRE_EVERY == 0 else None
-            framed = frame.measure(flow.prev, flow.prev_box) if n % frame.FRAME_EVERY == 0 else None
+            skin = pulse.measure(bgr, face) if "pulse" in want else None
+            pair = flow.measure(bgr, face) if want & FLOW_CUES or "frame" in want else None
+            m = moire.measure(bgr, face) if n % MOIRE_EVERY == 0 and "moire" in want else None
+            framed = (frame.measure(flow.prev, flow.prev_box) if n % frame.FRAME_EVERY == 0 and "frame" in want
+                      else None)
             quality = _selection_quality(bgr, face)
             if quality > best.get("quality", -1.0):
                 best = {"quality": quality, "t": t, "image": bgr.copy(), "face": face}
@@ -122,19 +140,20 @@ class LivenessAnalyser:
         return samples, best, timings
 
     def cue_scores(self, samples: list[Sample], fixed_camera: bool = False) -> dict[str, float | None]:
-        """Each cue's score; None where the video carries no evidence for it (undecided)."""
-        return {
-            "antispoof": antispoof.score([s.antispoof for s in samples if s.antispoof is not None]),
-            "motion": motion.score(samples),
-            "blink": blink.score(samples),
-            "pulse": pulse.score(samples),
-            "moire": moire.score([s.moire for s in samples]),
-            "planarity": planarity.score(samples),
-            "texture_planarity": planarity.flow_score(samples),
-            "coupling": coupling.score([s.flow for s in samples], fixed_camera),
-            "frame": frame.score(samples),  # measured, not weighted (frame.py)
-            "nonrigid": nonrigid.score(samples),  # measured, not weighted (nonrigid.py)
+        """Each asked-for cue's score; None where the video carries no evidence for it (undecided)."""
+        scores = {
+            "antispoof": lambda: antispoof.score([s.antispoof for s in samples if s.antispoof is not None]),
+            "motion": lambda: motion.score(samples),
+            "blink": lambda: blink.score(samples),
+            "pulse": lambda: pulse.score(samples),
+            "moire": lambda: moire.score([s.moire for s in samples]),
+            "planarity": lambda: planarity.score(samples),
+            "texture_planarity": lambda: planarity.flow_score(samples),
+            "coupling": lambda: coupling.score([s.flow for s in samples], fixed_camera),
+            "frame": lambda: frame.score(samples),  # measured, not weighted (frame.py)
+            "nonrigid": lambda: nonrigid.score(samples),  # measured, not weighted (nonrigid.py)
         }
+        return {name: scores[name]() for name in ALL_CUES if name in self.cues}
 
     def analyse_frames(self, frames: Iterable[tuple[float, np.ndarray]], *, fixed_camera: bool = False,
                        turn: str | None = None) -> LivenessResult:
@@ -143,7 +162,7 @@ class LivenessAnalyser:
         every pair where the face moved, even where the frame's border moved along (an object that fills the view).
         `turn`: the person was asked to turn their head ("left"/"right", challenge.py); a face that did not turn
         that way as a head does is rejected whatever the silent cues say (decided_by "challenge")."""
-        samples, best, timings = self.observe(frames)
+        samples, best, timings = self.observe(frames, need_mesh=True if turn is not None else None)
         if not samples:
             raise NoTrackableFace("no face could be tracked in the video")
         t0 = time.perf_counter()

@@ -59,6 +59,10 @@ class Fusion:
                 worst = (name, min(1.0, past))
         return worst
 
+    def needed(self) -> frozenset[str]:
+        """The cues a decision uses: the weighted ones and the vetoes."""
+        return frozenset(self.weights) | frozenset(self.vetoes)
+
     def decide(self, cues: dict[str, float | None]) -> tuple[bool, float, str]:
         """(passed, score, deciding cue): the fused score against the threshold, unless a veto rejects."""
         score = self.score(cues)

@@ -41,7 +41,9 @@ class VerificationResult:
 class LivenessService:
     """Built once per set of services (edge_face.services.Services) over its face service, so the models load once."""
 
-    def __init__(self, faces: FaceService, limits: Limits, fusion: dict | None = None) -> None:
+    def __init__(self, faces: FaceService, limits: Limits, fusion: dict | None = None, all_cues: bool = False) -> None:
+        """`all_cues`: compute every cue, also those the fusion does not use (benchmarks, fitters); the service
+        computes only what decides."""
         registry = faces.registry
         self.faces = faces
         self.limits = limits
@@ -50,7 +52,8 @@ class LivenessService:
         detector = faces.detector.tracking(TRACK_SIDE)
         fas = MiniFASNet.from_registry(registry)
         self.fusion = Fusion.from_dict(fusion or registry.read_json("liveness/fusion.json"))
-        self.analyser = LivenessAnalyser(detector, FaceMesh.from_registry(registry), fas, self.fusion)
+        self.analyser = LivenessAnalyser(detector, FaceMesh.from_registry(registry), fas, self.fusion,
+                                         **({} if all_cues else {"cues": self.fusion.needed()}))
 
     def warm_up(self) -> None:
         blank = np.zeros((240, 320, 3), np.uint8)

@@ -82,7 +82,7 @@ def bench(args: argparse.Namespace) -> int:
         # The service refuses videos over limits.max_video_seconds (30 s); the benchmark looks at longer dev clips
         # too (--max-video-seconds), and says which limit it used.
         limits = replace(config.limits, max_video_seconds=args.max_video_seconds)
-        result = liveness.run(Path(args.data), LivenessService(service, limits), progress=not args.json,
+        result = liveness.run(Path(args.data), LivenessService(service, limits, all_cues=True), progress=not args.json,
                               fit=Path(args.fit) if args.fit else None)
         result["max_video_seconds"] = args.max_video_seconds
     elif args.which == "http":

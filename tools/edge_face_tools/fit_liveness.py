@@ -63,7 +63,7 @@ def analyse(folders: list[Path], cache_path: Path | None, limit_seconds: float) 
                     config = load_config(None)
                     faces = wire_faces(config)
                     faces.warm_up()
-                    service = LivenessService(faces, replace(config.limits, max_video_seconds=limit_seconds))
+                    service = LivenessService(faces, replace(config.limits, max_video_seconds=limit_seconds), all_cues=True)
                     service.warm_up()
                 t0 = time.perf_counter()
                 try:
