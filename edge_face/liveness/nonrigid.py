@@ -15,10 +15,9 @@ evidence, so the cue has no weight and no veto; it is reported, and the turn cha
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from edge_face.liveness.planarity import PLANE
+from edge_face.liveness.planarity import plane_residuals
 from edge_face.liveness.types import Sample
 
 LIPS_LIDS = np.array([13, 14, 78, 308, 61, 291, 0, 17, 81, 311, 178, 402, 159, 145, 386, 374, 158, 153, 385, 380])
@@ -30,16 +29,7 @@ def residuals(samples: list[Sample]) -> np.ndarray | None:
     meshes = [s.points for s in samples if s.points is not None]
     if len(meshes) < MIN_MESHES:
         return None
-    ref = meshes[len(meshes) // 2]
-    src = ref[PLANE, :2].astype(np.float32)
-    out = []
-    for m in meshes:
-        hmat, _ = cv2.findHomography(src, m[PLANE, :2].astype(np.float32), 0)
-        if hmat is None:
-            continue
-        width = float(np.ptp(m[:, 0])) or 1.0
-        mapped = cv2.perspectiveTransform(ref[LIPS_LIDS, :2].astype(np.float32)[None], hmat)[0]
-        out.append(((m[LIPS_LIDS, :2] - mapped) / width).ravel())
+    out = [r.ravel() for r, _ in plane_residuals(meshes, LIPS_LIDS)]
     return np.array(out) if len(out) >= MIN_MESHES else None
 
 

@@ -39,26 +39,34 @@ def pair(a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
     return motion, max(0.0, nose - noise) / width
 
 
-def offsets(samples: list[Sample]) -> tuple[np.ndarray, float] | None:
-    """Per mesh, the nose's offset (x, y, over face width) from where the homography of the face's plane from a
-    reference mesh (the middle one) puts it, and the largest plane motion from that reference (over face width)."""
-    meshes = [s.points for s in samples if s.points is not None]
-    if len(meshes) < 2 * MIN_PAIRS:
-        return None
+def plane_residuals(meshes: list[np.ndarray], points: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """Per mesh, where `points` are against the homography of the face's plane from the middle mesh: their offsets
+    (k, 2) from where it maps them, and the plane's mean motion from that mesh, both over the mesh's face width.
+    Meshes where no homography fits are left out. (A sheet leaves no offset; a head's nose, lips and lids do.)"""
     ref = meshes[len(meshes) // 2]
     src = ref[PLANE, :2].astype(np.float32)
-    out, moved = [], []
+    out = []
     for m in meshes:
         h, _ = cv2.findHomography(src, m[PLANE, :2].astype(np.float32), 0)
         if h is None:
             continue
         width = float(np.ptp(m[:, 0])) or 1.0
-        mapped = cv2.perspectiveTransform(ref[NOSE, :2].astype(np.float32)[None], h)[0]
-        out.append(np.median(m[NOSE, :2] - mapped, axis=0) / width)
-        moved.append(float(np.mean(np.linalg.norm(m[PLANE, :2] - src, axis=1))) / width)
-    if len(out) < 2 * MIN_PAIRS:
+        mapped = cv2.perspectiveTransform(ref[points, :2].astype(np.float32)[None], h)[0]
+        moved = float(np.mean(np.linalg.norm(m[PLANE, :2] - src, axis=1))) / width
+        out.append(((m[points, :2] - mapped) / width, moved))
+    return out
+
+
+def offsets(samples: list[Sample]) -> tuple[np.ndarray, float] | None:
+    """Per mesh, the nose's median offset (x, y, over face width) from the face plane's homography (from the
+    middle mesh), and the largest plane motion from that mesh (its 90th percentile, over face width)."""
+    meshes = [s.points for s in samples if s.points is not None]
+    if len(meshes) < 2 * MIN_PAIRS:
         return None
-    return np.array(out), float(np.percentile(moved, 90))
+    res = plane_residuals(meshes, NOSE)
+    if len(res) < 2 * MIN_PAIRS:
+        return None
+    return np.array([np.median(r, axis=0) for r, _ in res]), float(np.percentile([m for _, m in res], 90))
 
 
 def flow_score(samples: list[Sample]) -> float | None:
