@@ -62,6 +62,24 @@ def test_a_full_queue_refuses_at_once(lanes):
     assert not sched.full()
 
 
+def test_a_burst_onto_idle_lanes_is_not_refused(lanes):
+    """Calls that idle lanes are about to take are not waiting: with 2 idle lanes and depth 1, three calls that
+    are queued before any lane has woken up are all admitted (a burst after a restart); a fourth is not."""
+    from edge_face.runtime.lanes import _Job
+
+    sched = lanes(2, depth=1)
+    gate = threading.Event()
+    with sched._cond:  # the lanes cannot take anything while this is held: every call below waits in the queue
+        for _ in range(3):
+            assert not sched._over_depth()
+            sched._queue.append(_Job(gate.wait, None))
+        assert sched._over_depth()  # a fourth would be refused: 2 for the idle lanes, 1 waiting
+        sched._cond.notify_all()
+    gate.set()
+    _wait_for(lambda: sched.describe()["waiting"] == 0 and sched.describe()["running"] == 0)
+    assert sched.call(lambda: "after") == "after"
+
+
 def test_a_timed_out_call_leaves_the_queue_and_never_runs(lanes):
     sched = lanes(1, depth=4, timeout=1.0)
     gate = threading.Event()

@@ -113,10 +113,15 @@ class Lanes:
     def full(self) -> bool:
         """True when one more call would be refused (a cheap check before a request decodes anything)."""
         with self._cond:
-            return self._waiting() >= self.depth
+            return self._over_depth()
 
     def _waiting(self) -> int:
         return sum(1 for j in self._queue if j.parent is None)
+
+    def _over_depth(self) -> bool:
+        """`depth` calls already wait beyond those an idle lane is about to take: a burst that arrives while the
+        lanes are free (after a restart, say) is not refused before the lanes have had a moment to pick it up."""
+        return self._waiting() >= self.depth + max(0, self.lanes - self._running)
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` on a lane: Overloaded when `depth` calls already wait, RequestTimedOut after
@@ -127,7 +132,7 @@ class Lanes:
         with self._cond:
             if self._stopped:
                 raise RuntimeError("the scheduler is shut down")
-            if self._waiting() >= self.depth:
+            if self._over_depth():
                 raise Overloaded(self.depth, self.retry_after)
             self._queue.append(job)
             self._cond.notify()
