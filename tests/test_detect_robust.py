@@ -165,3 +165,32 @@ def test_liveness_tracker_uses_the_same_finder(face_service, api_config):
     det = svc.analyser.detector
     assert isinstance(det, FaceFinder) and det.policy == face_service.detector.policy
     assert det.detector.max_side == TRACK_SIDE
+
+
+# ---------------------------------------------------------------- the quick main face of a 1:1 photo
+
+
+def test_quick_main_face_is_the_full_searchs_main_face(photos, face_service, finder):
+    """obama.jpg (910x1137) is over the quick side: the quick path answers, with the same face as the full search
+    (the landmarks of its closer look within a few pixels) and the same 1:1 score within 0.01."""
+    img = decode_image((photos / "obama.jpg").read_bytes())
+    quick = finder.quick_main(img)
+    assert quick is not None
+    (full,) = face_service.locate(img, full_search=True)
+    (located,) = face_service.locate(img)
+    assert _iou(quick.box, np.array(full.rect, float)) > 0.8
+    assert np.allclose(located.rect, full.rect, atol=0.08 * (full.rect[2] - full.rect[0]))
+    other = decode_image((photos / "obama2.jpg").read_bytes())
+    a = face_service.verify_pair(img, other).score
+    emb = face_service.embed([face_service.locate(img, full_search=True)[0]])
+    b = float(face_service.calibration.score(emb[0] @ face_service.embed(face_service.locate(other))[0]))
+    assert abs(a - b) < 0.01, (a, b)
+
+
+def test_quick_path_steps_aside_when_the_main_face_is_not_plain_to_see(photos, finder, masked):
+    """A photo no larger than the quick side, and a masked face (not a confident detection): no quick answer, so
+    the full search (working resolution, exposure, second look) decides."""
+    small = cv2.resize(decode_image((photos / "obama.jpg").read_bytes()), (250, 312))
+    assert finder.quick_main(small) is None
+    img, _ = masked["black"]
+    assert finder.quick_main(img) is None and finder.detect(img)

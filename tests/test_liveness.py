@@ -306,3 +306,16 @@ def test_the_liveness_service_is_built_once_with_the_limits_of_its_config(face_s
     other = Services.from_config(short, face_service)
     assert other.liveness().limits.max_video_seconds == 3.0  # each app's own limits, not the first one cached
     assert other.faces() is services.faces()  # the models themselves are shared
+
+
+def test_the_service_computes_only_the_cues_that_decide(face_service, api_config, liveness, print_video, photos):
+    """The service's analyser measures only what its fusion weighs or vetoes (no mesh, pulse, moire or frame edges
+    here), and decides exactly as the analyser that measures every cue."""
+    service = LivenessService(face_service, api_config.limits)
+    assert service.analyser.cues == service.fusion.needed() == {"antispoof", "coupling"}
+    for data in (print_video, (photos / "live_talking.mp4").read_bytes()):
+        lean, full = service.detect_video(data), liveness.detect_video(data)
+        assert set(lean.cues) == service.fusion.needed() and len(full.cues) > len(lean.cues)
+        assert (lean.passed, lean.decided_by) == (full.passed, full.decided_by)
+        assert lean.score == pytest.approx(full.score, abs=1e-6)
+        assert lean.timings["mesh"] < full.timings["mesh"]
