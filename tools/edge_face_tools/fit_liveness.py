@@ -27,7 +27,7 @@ from edge_face.liveness.fusion import CUES, Fusion
 # The direction each cue must push to be believed: live faces show confident MiniFASNet scores, non-rigid motion,
 # blinks, a pulse and 3-D parallax; screens and prints add spectral peaks and carry their background along.
 SIGNS = {"antispoof": 1, "motion": 1, "blink": 1, "pulse": 1, "moire": -1, "planarity": 1, "coupling": -1,
-         "frame": -1, "nonrigid": 1}
+         "frame": -1, "nonrigid": 1, "rigidity": 1, "own_motion": 1}
 
 
 def family(attack_type: str, source: str) -> str:

@@ -357,6 +357,25 @@ def _locate(detector, bgr: np.ndarray):
     return max(faces, key=lambda f: f.width * f.height)
 
 
+def _follow(detector, frames: list[np.ndarray], person) -> np.ndarray:
+    """Per frame, how far (pixels) the attacker's face has moved from the first frame, smoothed over ~0.3 s (a hand
+    follows a head with a lag); zeros when no face is seen."""
+    out = np.zeros((len(frames), 2))
+    if person is None:
+        return out
+    c0 = np.array([(person.box[0] + person.box[2]) / 2, (person.box[1] + person.box[3]) / 2])
+    last = c0
+    for i, f in enumerate(frames):
+        face = _locate(detector, f)
+        if face is not None:
+            c = np.array([(face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2])
+            if np.linalg.norm(c - last) < 0.5 * person.width:  # the same person, not a jump to someone else
+                last = c
+        out[i] = last - c0
+    k = np.ones(5) / 5
+    return np.stack([np.convolve(np.pad(out[:, j], 2, mode="edge"), k, mode="valid") for j in range(2)], axis=1)
+
+
 def render(spec: Spec, detector) -> list[np.ndarray]:
     rng = np.random.default_rng(spec.seed)
     n = int(spec.seconds * spec.fps)
@@ -365,6 +384,7 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
     if not scene_frames:
         raise RuntimeError(f"{spec.background}: no frames")
     person = _locate(detector, scene_frames[0])
+    follow = _follow(detector, scene_frames, person)
     target = np.array([(person.box[0] + person.box[2]) / 2, (person.box[1] + person.box[3]) / 2]) if person else \
         np.array([W / 2 + rng.normal(0, 40), H * 0.45 + rng.normal(0, 20)])
     cam = CameraModel.draw(rng)
@@ -400,7 +420,12 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
     else:  # a screen: LFW's face fills ~40% of its photo, a replayed video's ~30%
         face_m = cw * m_per_px * (0.3 if replay_frames else 0.4)
     want_px = (rng.uniform(100, 190) if spec.family != "screen_phone" else rng.uniform(80, 150)) * W / 640
-    want_px = min(max(want_px, 1.1 * person.width if person is not None else 0), 200.0 * W / 640)
+    # the artefact hides the attacker's face: a sheet or a screen with its margin, a mask (cut to the face) with
+    # its oval alone, so a mask is wider than their face even when that makes it large in the view
+    if spec.family == "paper_mask":
+        want_px = min(max(want_px, 1.35 * person.width if person is not None else 0), 0.6 * W)
+    else:
+        want_px = min(max(want_px, 1.1 * person.width if person is not None else 0), 200.0 * W / 640)
     z0 = FOCAL * face_m / want_px
     # where the face content centre is relative to the canvas centre, in metres: aim it at the attacker's face
     off = np.array([(cx + cw / 2 - sheet.rgba.shape[1] / 2) * m_per_px, (cy + chh / 2 - sheet.rgba.shape[0] / 2)
@@ -441,6 +466,8 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
             rgba[y:y + h, x:x + w, :3] = screen_light(src, t, params)
         rot = rotation(yaw[i], pitch[i], roll[i])
         trans = base + np.array([tx[i], ty[i], tz[i]])
+        if held:  # the hand keeps the artefact in front of the attacker's face as their head moves
+            trans[:2] += follow[i] * z0 / FOCAL
         layer, alpha = render_sheet(sheet, rgba, rot, trans, (W / 2, H / 2), bend, 12, light)
         centre = project(np.zeros((1, 3)), rot, trans, (W / 2, H / 2))[0]
         velocity = np.zeros(2) if last_centre is None else centre - last_centre
