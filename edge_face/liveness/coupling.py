@@ -51,6 +51,7 @@ class FlowPair:
     unexplained: float | None  # None: too few ring points
     border: float | None = None  # None: too few border points (a plain wall, a dark room)
     plane: float | None = None
+    smooth: float | None = None  # the part a smooth (quadratic) motion of the ring leaves unexplained (ownmotion.py)
 
     def informative(self, fixed_camera: bool) -> bool:
         """Whether this pair is evidence: the face moved, the ring was seen, and (for a camera that may move) the
@@ -138,7 +139,26 @@ def measure_pair(prev: np.ndarray, gray: np.ndarray, box: np.ndarray) -> FlowPai
             res = np.linalg.norm(cv2.perspectiveTransform(src[None], hmat)[0] - dst, axis=1)
             plane = float(np.median(res)) / width
     return FlowPair(motion=mag, unexplained=_unexplained(p, v, ring, face, width),
-                    border=_unexplained(p, v, border, face, width, similarity=True), plane=plane)
+                    border=_unexplained(p, v, border, face, width, similarity=True), plane=plane,
+                    smooth=_smoothly_unexplained(p, v, ring, face, box))
+
+
+def _smoothly_unexplained(p: np.ndarray, v: np.ndarray, region: np.ndarray, face: np.ndarray, box: np.ndarray
+                          ) -> float | None:
+    """Median distance between the face points' motion and a quadratic motion field fitted to the region's points
+    (a bent sheet's surroundings and face move as one smooth surface, which no homography describes), over the
+    face width; the fit is refitted once without its worst fifth (a few points of a moving torso or hand)."""
+    if region.sum() < 2 * MIN_POINTS:
+        return None
+    width = float(box[2] - box[0]) or 1.0
+    q = (p - np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float32)) / width
+    basis = np.stack([np.ones(len(q)), q[:, 0], q[:, 1], q[:, 0] ** 2, q[:, 0] * q[:, 1], q[:, 1] ** 2], axis=1)
+    a, b = basis[region], v[region]
+    coef = np.linalg.lstsq(a, b, rcond=None)[0]
+    err = np.linalg.norm(a @ coef - b, axis=1)
+    keep = err <= np.percentile(err, 80)
+    coef = np.linalg.lstsq(a[keep], b[keep], rcond=None)[0]
+    return float(np.median(np.linalg.norm(v[face] - basis[face] @ coef, axis=1))) / width
 
 
 def score(pairs: list[FlowPair | None], fixed_camera: bool = False) -> float | None:

@@ -8,10 +8,10 @@ high-passed (the face's shape and shading are not texture), Hann-windowed, and l
 magnitude between 0.2 and 0.5 cycles per pixel is taken, leaving out the frequencies of the codecs' 8-pixel block
 grid on the axes (k/8 cycles per pixel: every compressed video has them, live or not). The score is the median.
 
-Measured (report of issue 13: liveness-dev and two generated sets, seeds 13 and 29): liveness-dev live 0.78-1.36,
-generated live controls 0.60-1.03; generated screens 0.72-2.2 (median 1.2-1.7: above ~1.5 where the camera resolves
-their grid; a screen whose grid is blurred away reads as live), prints and paper masks 0.61-1.18, liveness-dev's
-real replays 0.84-1.14 (their grid is not resolved: MiniFASNet rejects them). Vetoed above 1.6 (fusion.json).
+Measured (report of issue 13: liveness-dev and three generated sets, seeds 13, 29 and 47): liveness-dev live
+0.78-1.36, generated live controls 0.60-1.05; generated screens 0.72-2.3 (above ~1.5 where the camera resolves their
+grid; a screen whose grid is blurred away reads as live), prints and paper masks 0.61-1.18, liveness-dev's real
+replays 0.84-1.14 (their grid is not resolved: MiniFASNet rejects them). Vetoed above 1.6 (fusion.json).
 """
 from __future__ import annotations
 
