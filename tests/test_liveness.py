@@ -283,6 +283,23 @@ def test_own_motion_a_print_filling_the_view_never_moves_against_its_surrounding
     assert ownmotion.score(_flow_pairs([cv2.resize(crop, (W, H))] * 16, face_service)) is None  # still: undecided
 
 
+def test_own_motion_a_bent_sheet_is_one_smooth_surface_a_head_is_not():
+    """The ring's quadratic motion field explains a bent sheet's face (every point of one smooth surface moves
+    smoothly), which one homography does not; a head moving before a still room stays unexplained by both."""
+    rng = np.random.default_rng(3)
+    box = np.array([80.0, 60.0, 160.0, 140.0])
+    p = rng.uniform([0, 0], [240, 180], (400, 2)).astype(np.float32)
+    q = (p - 120.0) / 80.0
+    bent = np.stack([2.0 + 4.0 * q[:, 0] ** 2 - 2.5 * q[:, 1] ** 2, 0.5 + 2.0 * q[:, 0] * q[:, 1]], axis=1)
+    face, ring, _ = coupling._regions(p, box, (180, 240))
+    head = np.where(face[:, None], np.float32([3.0, 1.0]), 0.0).astype(np.float32)
+    width = float(box[2] - box[0])
+    assert coupling._smoothly_unexplained(p, bent.astype(np.float32), ring, face, box) < 0.002
+    assert coupling._unexplained(p, bent.astype(np.float32), ring, face, width) > 0.004
+    assert coupling._smoothly_unexplained(p, head, ring, face, box) > 0.03
+    assert coupling._unexplained(p, head, ring, face, width) > 0.03
+
+
 def test_planarity_is_undecided_without_motion(liveness, face_service, obama):
     from edge_face.liveness.types import Sample
 
