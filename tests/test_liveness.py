@@ -342,6 +342,19 @@ def test_a_live_talking_face_passes_as_an_upload(liveness, photos, tmp_path):
     assert result.cues["coupling"] is None or result.cues["coupling"] < 0.5
 
 
+def test_a_live_talking_face_filmed_hand_held_passes_the_physical_vetoes(liveness, photos, tmp_path):
+    """The same real person filmed by a shaking hand-held phone: the whole view turns, which adds a plane's
+    projective motion to her face, yet her face still moves against the room and is not rigid."""
+    from tests.test_camera import live_frames
+
+    frames = _hand_held([cv2.resize(f, (W, H), interpolation=cv2.INTER_AREA)
+                         for f in live_frames(photos / "live_talking.mp4", 6.0)], 0.1)
+    result = liveness.detect_video(write_video(tmp_path / "shaken.mp4", frames))
+    assert result.passed and result.status == "ok", (result.decided_by, result.cues)
+    for cue, rule in liveness.fusion.vetoes.items():
+        assert liveness.fusion.veto({cue: result.cues[cue]}) is None, (cue, rule, result.cues[cue])
+
+
 def test_fusion_veto_rejects_past_its_limit_and_never_when_undecided():
     from edge_face.liveness.fusion import Fusion
 
