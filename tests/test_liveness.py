@@ -328,5 +328,6 @@ def test_the_tracking_window_is_a_whole_multiple_of_the_detector_input_where_the
     for wanted in (100, 240, 250, 460, 800, 1000):
         side = window_side(wanted, 1080)
         assert side % ROI_SIDE == 0 and side >= 0.8 * wanted
-    assert window_side(1000, 720) == 720  # the frame is the limit: as much as it allows
+    assert window_side(1000, 720) == 576  # the frame is the limit: a whole multiple near it
+    assert window_side(700, 352) == 352  # none near enough: the frame's own side
     assert window_side(150, 120) == 120

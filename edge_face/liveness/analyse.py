@@ -70,11 +70,12 @@ def _flow_and_frame(flow: coupling.FlowMeter, bgr: np.ndarray, face: Face,
 def _selection_quality(bgr: np.ndarray, face: Face) -> float:
     """Sharp and frontal: Laplacian variance of the face times how centred the nose sits between the eyes."""
     l, t, r, b = face.rect(bgr.shape[1], bgr.shape[0])
-    gray = cv2.cvtColor(bgr[t:b, l:r], cv2.COLOR_BGR2GRAY)
-    if gray.size == 0:
+    crop = bgr[t:b, l:r]
+    if crop.size == 0:
         return 0.0
-    if gray.shape[1] > 160:
-        gray = cv2.resize(gray, (160, int(160 * gray.shape[0] / gray.shape[1])), interpolation=cv2.INTER_AREA)
+    if crop.shape[1] > 160:  # shrunk before it is turned grey: a large face costs no more than a small one
+        crop = cv2.resize(crop, (160, max(1, int(160 * crop.shape[0] / crop.shape[1]))), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     sharp = float(cv2.Laplacian(gray, cv2.CV_32F).var())
     eyes, nose = face.landmarks[:2], face.landmarks[2]
     span = float(np.linalg.norm(eyes[1] - eyes[0])) or 1.0
