@@ -75,6 +75,10 @@ CASES = [
     ("corrupt-png", VERIFY, lambda a, p: a.pair(good(p), corrupt_png()), 400, 2005, SECOND),
     ("corrupt-png-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), corrupt_png()), 400, 2006, SECOND),
     ("no-face-second", VERIFY, lambda a, p: a.pair(good(p), noise_png()), 400, 4000, "second"),
+    # 1.1 decodes its photos on the inference lanes: a decoding error still comes before any face is looked for
+    ("no-face-first-corrupt-second", VERIFY, lambda a, p: a.pair(grey_png(), corrupt_png()), 400, 2005, SECOND),
+    ("corrupt-first-no-face-second", VERIFY, lambda a, p: a.pair(corrupt_png(), grey_png()), 400, 2005, FIRST),
+    ("both-corrupt", VERIFY, lambda a, p: a.pair(corrupt_png(), truncated_jpeg(p)), 400, 2005, FIRST),
     ("no-face-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), grey_png()), 400, 4000, "second"),
 ]
 
