@@ -361,21 +361,31 @@ static std::vector<AreaTap> area_tab(index_t ssize, index_t dsize, double scale)
     return tab;
 }
 
-// cv::resize INTER_AREA, any factor >= 1 (ResizeArea_Invoker): float32 sums in OpenCV's order.
+// Four floats: one pixel's B, G, R and an unused lane. GCC/Clang vector arithmetic is lane-wise IEEE single
+// precision (SSE on x86-64, NEON on aarch64; no contraction under -ffp-contract=off), so each lane computes what
+// the scalar code would, in the same order.
+typedef float float4 __attribute__((vector_size(16)));
+
+// cv::resize INTER_AREA, any factor >= 1 (ResizeArea_Invoker): float32 sums in OpenCV's order. A source row is
+// converted to floats once (in one vectorised run for packed BGR); each destination column then sums its taps in
+// a register, one 4-lane multiply-add per tap for the three channels at once, where the scalar version converted
+// and stored three floats per tap (the quick path's closer look, 560x480 -> 320x274: 1.0 -> 0.7 ms on x86-64).
 static void letterbox_area(const Frame& f, index_t sw, index_t sh, const Target& t) {
     const double scale_x = 1. / (static_cast<double>(sw) / f.w);
     const double scale_y = 1. / (static_cast<double>(sh) / f.h);
     const std::vector<AreaTap> xtab = area_tab(f.w, sw, scale_x);
     const std::vector<AreaTap> ytab = area_tab(f.h, sh, scale_y);
-    // taps as (byte offset of the source pixel, interleaved index of the destination, weight)
-    struct Tap { index_t src, dst; float alpha; };
-    std::vector<Tap> taps;
-    taps.reserve(xtab.size());
-    for (const AreaTap& a : xtab) taps.push_back({a.s * f.pix, a.d * 3, a.alpha});
-    const index_t n = sw * 3;
-    std::vector<float> buf(n), sum(n);  // interleaved B, G, R
-    Planes out(sw);
+    // the taps of destination column dx: xtab[span[dx]] .. xtab[span[dx + 1] - 1] (area_tab emits them in order)
+    std::vector<size_t> span(static_cast<size_t>(sw) + 1, 0);
+    for (const AreaTap& a : xtab) ++span[static_cast<size_t>(a.d) + 1];
+    for (index_t dx = 0; dx < sw; ++dx) span[dx + 1] += span[dx];
+    std::vector<float4> buf(static_cast<size_t>(sw)), sum(static_cast<size_t>(sw));
     const index_t o0 = f.off[0], o1 = f.off[1], o2 = f.off[2];
+    // the source row as floats, B, G, R interleaved, plus one float so that a 4-lane read at the last pixel stays
+    // inside (its 4th lane, the next pixel's B, is never used)
+    std::vector<float> src(static_cast<size_t>(f.w) * 3 + 1, 0.f);
+    const bool packed = f.pix == 3 && o0 == 0 && o1 == 1 && o2 == 2;  // BGR as decoded: one contiguous run
+    Planes out(sw);
     index_t buf_row = -1;
     size_t j = 0;
     for (index_t dy = 0; dy < sh; ++dy) {
@@ -384,27 +394,37 @@ static void letterbox_area(const Frame& f, index_t sw, index_t sh, const Target&
             const index_t sy = ytab[j].s;
             const float beta = ytab[j].alpha;
             if (sy != buf_row) {  // horizontal pass of source row sy
-                std::fill(buf.begin(), buf.end(), 0.f);
-                const uint8_t* base = f.at(sy, 0);
-                float* b = buf.data();
-                for (const Tap& a : taps) {
-                    const uint8_t* p = base + a.src;
-                    float* d = b + a.dst;
-                    d[0] = d[0] + static_cast<float>(p[o0]) * a.alpha;
-                    d[1] = d[1] + static_cast<float>(p[o1]) * a.alpha;
-                    d[2] = d[2] + static_cast<float>(p[o2]) * a.alpha;
+                const uint8_t* p = f.at(sy, 0);
+                float* d = src.data();
+                if (packed) {
+                    for (index_t i = 0; i < 3 * f.w; ++i) d[i] = static_cast<float>(p[i]);  // vectorised
+                } else {
+                    for (index_t x = 0; x < f.w; ++x, p += f.pix, d += 3) {
+                        d[0] = static_cast<float>(p[o0]);
+                        d[1] = static_cast<float>(p[o1]);
+                        d[2] = static_cast<float>(p[o2]);
+                    }
+                }
+                for (index_t dx = 0; dx < sw; ++dx) {  // each column's sum in a register, from 0, in tap order
+                    float4 acc = {0.f, 0.f, 0.f, 0.f};
+                    for (size_t k = span[dx]; k < span[dx + 1]; ++k) {
+                        float4 v;
+                        std::memcpy(&v, src.data() + 3 * xtab[k].s, sizeof v);
+                        acc = acc + v * xtab[k].alpha;
+                    }
+                    buf[dx] = acc;
                 }
                 buf_row = sy;
             }
             if (first) {
-                for (index_t i = 0; i < n; ++i) sum[i] = beta * buf[i];
+                for (index_t i = 0; i < sw; ++i) sum[i] = beta * buf[i];
                 first = false;
             } else {
-                for (index_t i = 0; i < n; ++i) sum[i] = sum[i] + beta * buf[i];
+                for (index_t i = 0; i < sw; ++i) sum[i] = sum[i] + beta * buf[i];
             }
         }
         for (index_t dx = 0; dx < sw; ++dx)
-            for (int k = 0; k < 3; ++k) out.p[k][dx] = round_u8(sum[dx * 3 + k]);
+            for (int k = 0; k < 3; ++k) out.p[k][dx] = round_u8(sum[dx][k]);
         emit_row(t, out.p, dy, sw);
     }
 }

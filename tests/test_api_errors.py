@@ -19,6 +19,7 @@ from edge_face.crypto import VendorCipher
 
 VERIFY = "/identity/image_verification/stateless"
 ALL_PAIRS = "/identity/multiface_image_omni_verification/stateless"
+FRS = "/v2/project-1/face-compare"
 FIRST, SECOND = "first_encrypted_image", "second_encrypted_image"
 
 
@@ -74,6 +75,10 @@ CASES = [
     ("corrupt-png", VERIFY, lambda a, p: a.pair(good(p), corrupt_png()), 400, 2005, SECOND),
     ("corrupt-png-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), corrupt_png()), 400, 2006, SECOND),
     ("no-face-second", VERIFY, lambda a, p: a.pair(good(p), noise_png()), 400, 4000, "second"),
+    # 1.1 decodes its photos on the inference lanes: a decoding error still comes before any face is looked for
+    ("no-face-first-corrupt-second", VERIFY, lambda a, p: a.pair(grey_png(), corrupt_png()), 400, 2005, SECOND),
+    ("corrupt-first-no-face-second", VERIFY, lambda a, p: a.pair(corrupt_png(), grey_png()), 400, 2005, FIRST),
+    ("both-corrupt", VERIFY, lambda a, p: a.pair(corrupt_png(), truncated_jpeg(p)), 400, 2005, FIRST),
     ("no-face-1.2", ALL_PAIRS, lambda a, p: a.pair(good(p), grey_png()), 400, 4000, "second"),
 ]
 
@@ -106,9 +111,12 @@ def test_body_over_the_limit_is_413_with_2004(api_server, api_config, photos):
     assert (resp.status_code, resp.json()["code"]) == (413, 2004), resp.text
     small.assert_alive(photos)
     # Far over the limit, waitress refuses it from the headers alone, before buffering anything.
-    status, _ = raw_http(small.url, f"POST {VERIFY} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {8 * 1024 * 1024}\r\n"
-                                    "Content-Type: application/x-www-form-urlencoded\r\n\r\n")
-    assert status == 413
+    status, body = raw_http(small.url, f"POST {VERIFY} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {8 * 1024 * 1024}\r\n"
+                                       "Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+    assert (status, body["code"]) == (413, 2004), body  # in the vendor's JSON, not waitress's plain text
+    status, body = raw_http(small.url, f"POST {FRS} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {8 * 1024 * 1024}\r\n"
+                                       "Content-Type: application/json\r\n\r\n")
+    assert (status, body["error_code"]) == (413, "FRS.0013"), body
     small.assert_alive(photos)
 
 

@@ -435,3 +435,15 @@ def test_the_service_computes_only_the_cues_that_decide(face_service, api_config
         assert (lean.passed, lean.decided_by) == (full.passed, full.decided_by)
         assert lean.score == pytest.approx(full.score, abs=1e-6)
         assert lean.timings["mesh"] < full.timings["mesh"]
+
+
+def test_the_tracking_window_is_a_whole_multiple_of_the_detector_input_where_the_frame_allows():
+    """OpenCV's area resampling by a whole factor is its fast path (track.window_side)."""
+    from edge_face.liveness.track import ROI_SIDE, window_side
+
+    for wanted in (100, 240, 250, 460, 800, 1000):
+        side = window_side(wanted, 1080)
+        assert side % ROI_SIDE == 0 and side >= 0.8 * wanted
+    assert window_side(1000, 720) == 576  # the frame is the limit: a whole multiple near it
+    assert window_side(700, 352) == 352  # none near enough: the frame's own side
+    assert window_side(150, 120) == 120

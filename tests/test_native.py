@@ -180,6 +180,7 @@ LETTERBOX_CASES = [  # frame (h, w) -> resized (w, h), interpolation: every kern
     ((1080, 1920), (640, 360), "area"),  # 3x3 mean
     ((1280, 640), (320, 640), "area"),  # 2x1 mean
     ((1520, 2028), (640, 480), "area"),  # general area weights
+    ((480, 560), (320, 274), "area"),  # the quick path's closer look at a 640x480 photo's face
     ((700, 641), (585, 640), "area"),  # barely shrinking
     ((301, 1203), (640, 160), "area"),
     ((200, 300), (100, 100), "linear"),  # exact halving: cv2 takes the 2x2 mean

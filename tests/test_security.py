@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import json
 import socket
 import subprocess
 import sys
@@ -255,6 +256,13 @@ def test_without_the_connection_headroom_readyz_would_wait(api_server):
             s.close()
 
 
+def _until_closed(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def test_bodies_over_the_memory_budget_are_503_before_they_are_read(api_server, photos):
     from edge_face.config import Limits
 
@@ -268,9 +276,18 @@ def test_bodies_over_the_memory_budget_are_503_before_they_are_read(api_server, 
     time.sleep(0.3)
     second = socket.create_connection(("127.0.0.1", port), timeout=10)
     second.sendall(head)
-    answer = second.recv(1000)
+    answer = _until_closed(second)
     assert answer.startswith(b"HTTP/1.1 503") and b"Connection: close" in answer, answer
+    head_part, body = answer.split(b"\r\n\r\n", 1)
+    assert b"Retry-After: 1" in head_part and b"application/json" in head_part, answer
+    assert json.loads(body)["code"] == 5000, answer  # the vendor's JSON, not waitress's plain text
     second.close()
+    frs = socket.create_connection(("127.0.0.1", port), timeout=10)
+    frs.sendall(head.replace(VERIFY.encode(), FRS.encode()))
+    answer = _until_closed(frs)
+    assert answer.startswith(b"HTTP/1.1 503"), answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error_code"] == "FRS.0500", answer  # Huawei's shape
+    frs.close()
     first.close()  # its reservation is given back: the next large body is read and answered by the app
     time.sleep(0.3)
     resp = requests.post(api.url + VERIFY, data={"first_encrypted_image": "x" * (mb + 1000)}, timeout=30)

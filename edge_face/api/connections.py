@@ -22,12 +22,16 @@ from flask import Request
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer, MultiSocketServer
-from waitress.utilities import Error
+from waitress.utilities import Error, RequestEntityTooLarge
 
+from edge_face.api.errors import INVALID_CONTENT_LENGTH, ApiError
+from edge_face.api.handlers import outside_flask
 from edge_face.config import Config
+from edge_face.runtime import Overloaded
 
-# Waitress buffers a whole body before the app sees it; it refuses (plain-text 413) anything this far over the
-# app's own limit, so that only slightly-too-large bodies reach the app and get the JSON 413 / 2004.
+# Waitress buffers a whole body before the app sees it; it refuses anything this far over the app's own limit
+# unread (answered 413 / 2004 in the vendor's JSON by too_large below), so only slightly-too-large bodies reach
+# the app.
 WAITRESS_SLACK = 1024 * 1024
 
 
@@ -40,9 +44,36 @@ class InMemoryRequest(Request):
         return io.BytesIO()
 
 
-class ServiceBusy(Error):
-    code = 503
-    reason = "Service Unavailable"
+class BodiesOverBudget(Overloaded):
+    """The announced bodies being received at once are over max_buffered_bytes: refused before this one is read,
+    answered like a full model queue (api/handlers.py DOMAIN_ERRORS: 5000 / FRS.0500, 503, Retry-After)."""
+
+    def __init__(self) -> None:
+        RuntimeError.__init__(self, "the service is receiving too many large requests; retry shortly")
+        self.retry_after = 1
+
+
+class VendorError(Error):
+    """A refusal by waitress itself, rendered in the vendor's JSON for the path asked for (waitress's own is plain
+    text): `exc` is a domain exception of DOMAIN_ERRORS or an ApiError."""
+
+    def __init__(self, exc: Exception, path: str, code: int, reason: str) -> None:
+        super().__init__(str(exc))
+        self.exc, self.path, self.code, self.reason = exc, path, code, reason
+
+    def to_response(self, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        status, headers, body = outside_flask(self.exc, self.path)
+        return f"{status} {self.reason}", headers, body
+
+
+def over_budget(path: str) -> VendorError:
+    return VendorError(BodiesOverBudget(), path, 503, "Service Unavailable")
+
+
+def too_large(path: str, limit: int) -> VendorError:
+    """2004 / FRS.0013 with 413, as the app answers a body over the limit that waitress let through."""
+    return VendorError(ApiError(INVALID_CONTENT_LENGTH, f"request body is over {limit} bytes", 413), path, 413,
+                       "Request Entity Too Large")
 
 
 class BodyBudget:
@@ -87,8 +118,10 @@ class _BudgetParser(HTTPRequestParser):
                 if self.budget.reserve(need):
                     self.reserved = need
                 else:
-                    self.error = ServiceBusy("the service is receiving too many large requests; retry shortly")
+                    self.error = over_budget(self.path or "/")
                     self.completed = True
+        if isinstance(self.error, RequestEntityTooLarge):  # far over the limit: waitress refused it unread
+            self.error = too_large(self.path or "/", self.adj.max_request_body_size - WAITRESS_SLACK)
         return consumed
 
     def close(self) -> None:

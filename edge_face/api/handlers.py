@@ -7,7 +7,9 @@ Paths under /v2/ answer in Huawei's shape ({"error_code", "error_msg"}), every o
 """
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Callable
 
@@ -128,6 +130,26 @@ def _domain_error(exc: Exception) -> Response:
     response = render_frs(rule.huawei(exc)) if frs_owns(request.path) else _api_error(rule.senseid(exc))
     response.headers.update(rule.headers(exc))
     return response
+
+
+def outside_flask(exc: Exception, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body) of an error answered before the app sees the request (the WSGI server refusing
+    a body over the memory budget or far over the size limit, api/connections.py): the same table, the same
+    vendor shapes."""
+    if isinstance(exc, ApiError):
+        senseid, huawei, extra = exc, from_api_error(exc), {}
+    else:
+        rule = rule_for(exc)
+        if rule is None:
+            raise TypeError(f"{type(exc).__name__} is not in DOMAIN_ERRORS")
+        senseid, huawei, extra = rule.senseid(exc), rule.huawei(exc), rule.headers(exc)
+    rid = uuid.uuid4().hex
+    if frs_owns(path):
+        status, payload = huawei.status, huawei.body()
+    else:
+        status, payload = senseid.status, {**senseid.body(), "request_id": rid}
+    headers = [("Content-Type", "application/json"), ("X-Request-Id", rid), *extra.items()]
+    return status, headers, json.dumps(payload).encode()
 
 
 def too_large() -> ApiError:

@@ -7,6 +7,8 @@ share one form builder across endpoints). Arrays are only passed through to the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 from urllib.parse import parse_qsl
 
 from flask import Request
@@ -123,9 +125,16 @@ def decode_field(data: bytes, name: str, limits: Limits, corrupt_code: int) -> P
         raise image_error(exc, name, corrupt_code) from None
 
 
+def image_loaders(fields: Fields, names: tuple[str, ...], cipher: VendorCipher, limits: Limits,
+                  corrupt_code: int = INVALID_IMAGE_TYPE) -> list[Callable[[], Photo]]:
+    """Decrypt every photo now (cheap, catches a wrong key); one decoder per photo, to call where the photo is
+    used: on the inference lanes, a request's photos decode on two cores at once (see senseid.py)."""
+    plain = [decrypt_field(fields, name, cipher) for name in names]
+    return [partial(decode_field, data, name, limits, corrupt_code) for data, name in zip(plain, names)]
+
+
 def load_images(fields: Fields, names: tuple[str, ...], cipher: VendorCipher, limits: Limits,
                 corrupt_code: int = INVALID_IMAGE_TYPE) -> list[Photo]:
     """Decrypt every photo first (cheap, catches a wrong key), then decode them in order."""
-    plain = [decrypt_field(fields, name, cipher) for name in names]
-    return [decode_field(data, name, limits, corrupt_code) for data, name in zip(plain, names)]
+    return [load() for load in image_loaders(fields, names, cipher, limits, corrupt_code)]
 

@@ -4,13 +4,19 @@ The response keeps the vendor's exact keys so strict clients written for the pri
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import Blueprint, Response, request
 
 from edge_face import routes
 from edge_face.api.auth import check_api_key
 from edge_face.api.errors import CORRUPTED_IMAGE, INVALID_IMAGE_TYPE, SUCCESS
-from edge_face.api.payload import load_images, read_fields
+from edge_face.api.payload import image_loaders, load_images, read_fields
 from edge_face.api.state import respond, state
+from edge_face.imaging.decode import Photo
+from edge_face.runtime import fork_join
+from edge_face.services import FaceService
+from edge_face.services.faces import PairResult
 
 bp = Blueprint("senseid", __name__)
 
@@ -30,10 +36,17 @@ def image_verification() -> Response:
     auto_rotate = fields.flag("auto_rotate")
     check_quality = fields.flag("check_quality")
     faces = st.services.faces()
-    first, second = load_images(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=INVALID_IMAGE_TYPE)
-    result = st.run(faces.verify_pair, first.pixels, second.pixels, auto_rotate=auto_rotate,
-                    check_quality=check_quality)
+    loaders = image_loaders(fields, IMAGES, st.cipher, st.config.limits, corrupt_code=INVALID_IMAGE_TYPE)
+    result = st.run(_decode_and_verify, faces, loaders, auto_rotate=auto_rotate, check_quality=check_quality)
     return respond({"code": SUCCESS, "verification_score": float(result.score)})
+
+
+def _decode_and_verify(faces: FaceService, loaders: list[Callable[[], Photo]], **options: bool) -> PairResult:
+    """On a lane: both photos decoded at once (two lanes when one is free: a 640x480 JPEG is 1 ms, so one client
+    waits 1 ms less), then verified. Every decoding error is raised before any face is looked for, as when the
+    request thread decoded them."""
+    first, second = fork_join(*loaders)
+    return faces.verify_pair(first.pixels, second.pixels, **options)
 
 
 @bp.post(routes.ALL_PAIRS, provide_automatic_options=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 MIN_FACE_SECONDS = 2.0  # API.md: short_time when the face is visible for less
 MOIRE_EVERY = 3  # the spectrum is measured on every third sample
+FLOW_AHEAD = 2  # frames the flow thread may lag behind the tracking (each one a decoded frame held in memory)
 ANTISPOOF_EVERY = 2  # MiniFASNet on every second sample (4 per second at 8 fps, as measured upstream: 5)
 
 
@@ -57,14 +59,26 @@ class LivenessResult:
         return self.image[t:b, l:r]
 
 
+def _flow_and_frame(flow: coupling.FlowMeter, bgr: np.ndarray, face: Face, with_frame: bool,
+                    rigid: rigidity.RigidityMeter | None = None
+                    ) -> tuple[coupling.FlowPair | None, int | None, tuple[float, float, float] | None]:
+    """The motion pair ending at this frame and, when asked, its presentation edges and the face texture's rigidity
+    pair (on the flow's small grey frame). Runs on the analysis' flow thread, one frame at a time in order, beside
+    the detection of the next."""
+    pair = flow.measure(bgr, face)
+    return (pair, frame.measure(flow.prev, flow.prev_box) if with_frame else None,
+            rigid.measure(flow.prev, flow.prev_box) if rigid is not None else None)
+
+
 def _selection_quality(bgr: np.ndarray, face: Face) -> float:
     """Sharp and frontal: Laplacian variance of the face times how centred the nose sits between the eyes."""
     l, t, r, b = face.rect(bgr.shape[1], bgr.shape[0])
-    gray = cv2.cvtColor(bgr[t:b, l:r], cv2.COLOR_BGR2GRAY)
-    if gray.size == 0:
+    crop = bgr[t:b, l:r]
+    if crop.size == 0:
         return 0.0
-    if gray.shape[1] > 160:
-        gray = cv2.resize(gray, (160, int(160 * gray.shape[0] / gray.shape[1])), interpolation=cv2.INTER_AREA)
+    if crop.shape[1] > 160:  # shrunk before it is turned grey: a large face costs no more than a small one
+        crop = cv2.resize(crop, (160, max(1, int(160 * crop.shape[0] / crop.shape[1]))), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     sharp = float(cv2.Laplacian(gray, cv2.CV_32F).var())
     eyes, nose = face.landmarks[:2], face.landmarks[2]
     span = float(np.linalg.norm(eyes[1] - eyes[0])) or 1.0
@@ -94,52 +108,64 @@ class LivenessAnalyser:
     def observe(self, frames: Iterable[tuple[float, np.ndarray]],
                 need_mesh: bool | None = None) -> tuple[list[Sample], dict, dict]:
         """Track the face through the frames; returns the samples, the best frame and the time per stage.
-        Only what `self.cues` need is measured (`need_mesh` overrides for the turn challenge)."""
+        Only what `self.cues` need is measured (`need_mesh` overrides for the turn challenge). The optical flow
+        (coupling, frame edges) runs on a thread of its own, beside the tracking of the next frames."""
         want = self.cues
         if need_mesh is None:
             need_mesh = bool(want & MESH_CUES)
         tracker = FaceTracker(self.detector)
-        flow = coupling.FlowMeter()
-        rigid = rigidity.RigidityMeter()
-        samples: list[Sample] = []
+        flow = coupling.FlowMeter() if want & FLOW_CUES or "frame" in want else None
+        flow_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liveness-flow") if flow else None
+        rigid = rigidity.RigidityMeter() if flow is not None and "rigidity" in want else None
+        rows: list[tuple[dict, Future | None]] = []
         best: dict = {}
         timings = {"decode": 0.0, "detect": 0.0, "mesh": 0.0, "antispoof": 0.0, "cues": 0.0}
         it = iter(frames)
         n = 0
-        while True:
+        try:
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    t, bgr = next(it)
+                except StopIteration:
+                    break
+                t1 = time.perf_counter()
+                face = tracker.update(bgr)
+                t2 = time.perf_counter()
+                timings["decode"] += t1 - t0
+                timings["detect"] += t2 - t1
+                if face is None:
+                    continue
+                mesh = self.mesh.run(bgr, face) if self.mesh is not None and need_mesh else None
+                t3 = time.perf_counter()
+                p_real = self.fas.score(bgr, face.box) if n % ANTISPOOF_EVERY == 0 and "antispoof" in want else None
+                t4 = time.perf_counter()
+                pending = (flow_worker.submit(_flow_and_frame, flow, bgr, face,
+                                              n % frame.FRAME_EVERY == 0 and "frame" in want, rigid)
+                           if flow_worker is not None else None)
+                skin = pulse.measure(bgr, face) if "pulse" in want else None
+                m = moire.measure(bgr, face) if n % MOIRE_EVERY == 0 and "moire" in want else None
+                quality = _selection_quality(bgr, face)
+                if quality > best.get("quality", -1.0):
+                    best = {"quality": quality, "t": t, "image": bgr.copy(), "face": face}
+                points = mesh.points if mesh is not None and mesh.presence >= 0.5 else None
+                rows.append((dict(t=t, face=face, points=points, antispoof=p_real, skin=skin, moire=m), pending))
+                if len(rows) > FLOW_AHEAD and rows[-FLOW_AHEAD - 1][1] is not None:
+                    rows[-FLOW_AHEAD - 1][1].result()  # the flow thread holds at most FLOW_AHEAD frames
+                t5 = time.perf_counter()
+                timings["mesh"] += t3 - t2
+                timings["antispoof"] += t4 - t3
+                timings["cues"] += t5 - t4
+                n += 1
             t0 = time.perf_counter()
-            try:
-                t, bgr = next(it)
-            except StopIteration:
-                break
-            t1 = time.perf_counter()
-            face = tracker.update(bgr)
-            t2 = time.perf_counter()
-            timings["decode"] += t1 - t0
-            timings["detect"] += t2 - t1
-            if face is None:
-                continue
-            mesh = self.mesh.run(bgr, face) if self.mesh is not None and need_mesh else None
-            t3 = time.perf_counter()
-            p_real = self.fas.score(bgr, face.box) if n % ANTISPOOF_EVERY == 0 and "antispoof" in want else None
-            t4 = time.perf_counter()
-            skin = pulse.measure(bgr, face) if "pulse" in want else None
-            pair = flow.measure(bgr, face) if want & FLOW_CUES or "frame" in want else None
-            m = moire.measure(bgr, face) if n % MOIRE_EVERY == 0 and "moire" in want else None
-            turned = rigid.measure(flow.prev, flow.prev_box) if "rigidity" in want else None
-            framed = (frame.measure(flow.prev, flow.prev_box) if n % frame.FRAME_EVERY == 0 and "frame" in want
-                      else None)
-            quality = _selection_quality(bgr, face)
-            if quality > best.get("quality", -1.0):
-                best = {"quality": quality, "t": t, "image": bgr.copy(), "face": face}
-            t5 = time.perf_counter()
-            timings["mesh"] += t3 - t2
-            timings["antispoof"] += t4 - t3
-            timings["cues"] += t5 - t4
-            samples.append(Sample(t=t, face=face, points=mesh.points if mesh is not None and mesh.presence >= 0.5 else None,
-                                  antispoof=p_real, skin=skin, moire=m, flow=pair, frame=framed,
-                                  rigid=turned))
-            n += 1
+            samples = []
+            for row, pending in rows:
+                pair, framed, turned = pending.result() if pending is not None else (None, None, None)
+                samples.append(Sample(**row, flow=pair, frame=framed, rigid=turned))
+            timings["cues"] += time.perf_counter() - t0
+        finally:
+            if flow_worker is not None:
+                flow_worker.shutdown(cancel_futures=True)
         return samples, best, timings
 
     def cue_scores(self, samples: list[Sample], fixed_camera: bool = False) -> dict[str, float | None]:

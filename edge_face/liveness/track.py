@@ -1,12 +1,13 @@
 """Finds the main face in the first frames and follows it (box overlap), so that cues see one person throughout.
 
 Following is cheap: once found, the face is looked for in a square window around its last box (ROI_SIZE times the
-box's larger side, at most the frame's height, scaled to ROI_SIDE pixels: a fixed input shape for the detector, so its tensors are not
-reallocated), and only a miss there sends the detector back to the whole frame. A face moves a fraction of its
+box's larger side, rounded to a whole multiple of ROI_SIDE, at most the frame's height, scaled to ROI_SIDE
+pixels: a fixed input shape for the detector, so its tensors are not reallocated), and only a miss there sends the detector back to the whole frame. A face moves a fraction of its
 size between samples (8 per second), so the window loses it only when it leaves or something covers it. Measured
 on a 5-s 1280x720 upload (2 shared cores): detection 2.1 s -> 0.35 s."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -30,6 +31,17 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def window_side(wanted: float, limit: int) -> int:
+    """The window's side near `wanted`, a whole multiple of ROI_SIDE where the frame allows: OpenCV's area
+    resampling by a whole factor is its fast path (960 -> 192 px: 1.3 ms; 1000 -> 192 px: 5.5 ms)."""
+    k = max(1, math.ceil(wanted / ROI_SIDE - 0.25))  # at least 0.8 of the wanted side
+    if k * ROI_SIDE > limit:  # the frame is the limit: the largest whole multiple still near enough, else the frame
+        k = limit // ROI_SIDE
+        if k < 1 or k * ROI_SIDE < 0.8 * min(wanted, limit):
+            return int(min(wanted, limit))
+    return k * ROI_SIDE
+
+
 @dataclass
 class FaceTracker:
     """One face per frame or None; a lost face is re-acquired only where it was (a kiosk sees one subject)."""
@@ -43,7 +55,7 @@ class FaceTracker:
         the frame (then the whole frame is searched)."""
         box = self.last
         h, w = bgr.shape[:2]
-        side = min(int(ROI_SIZE * max(box[2] - box[0], box[3] - box[1])), h, w)
+        side = window_side(ROI_SIZE * max(box[2] - box[0], box[3] - box[1]), min(h, w))
         if side < 32:
             return None
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2

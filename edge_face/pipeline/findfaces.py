@@ -134,9 +134,13 @@ class FaceFinder:
     The same finder serves photos (FaceService) and video tracking (`tracking(max_side)`), so a masked or
     backlit person is found the same way in both."""
 
-    def __init__(self, detector: YuNetDetector, policy: DetectionPolicy) -> None:
+    def __init__(self, detector: YuNetDetector, policy: DetectionPolicy, following: bool = False) -> None:
+        """`following`: the finder of a tracker, which wants one face it already knows where to look for: the
+        exposure-normalised copy is searched only when the frame as it is shows no accepted face (a dim video
+        otherwise pays two detections a frame for the face the first one found)."""
         self.detector = detector
         self.policy = policy
+        self.following = following
 
     def __getattr__(self, name: str):
         """What callers of the plain detector used (runner, max_side, _input, ...)."""
@@ -149,10 +153,10 @@ class FaceFinder:
         return self.policy.accept_threshold
 
     def tracking(self, max_side: int) -> "FaceFinder":
-        """The same finder at another detection size (the liveness tracker's 320 px)."""
+        """The same finder at another detection size (the liveness tracker's 320 px), following one face."""
         d = self.detector
         return FaceFinder(YuNetDetector(d.runner, score_threshold=d.score_threshold, nms_threshold=d.nms_threshold,
-                                        max_side=max_side, min_side=d.min_side), self.policy)
+                                        max_side=max_side, min_side=d.min_side), self.policy, following=True)
 
     def working_side(self, height: int, width: int) -> int:
         """The long side the first detection runs at: the detector's cap, or larger when a `min_face_px` face would
@@ -233,7 +237,8 @@ class FaceFinder:
         bgr = None
         if p.dark_median >= 0:
             bgr = to_bgr(frame, layout)
-            if self.exposure_problem(bgr):
+            found = self.following and any(c.face.score >= p.accept_threshold for c in cands)
+            if not found and self.exposure_problem(bgr):
                 norm = normalise_exposure(bgr, p.clahe_clip, p.clahe_tiles)
                 more = self.detector.detect(norm, score_threshold=p.candidate_threshold, max_side=side)
                 cands = self._merge(cands, [_Candidate(f, norm) for f in more])

@@ -17,6 +17,7 @@ from edge_face.liveness.analyse import LivenessAnalyser, LivenessResult, NoTrack
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
 from edge_face.pipeline.mesh import FaceMesh
+from edge_face.runtime.prefetch import Prefetched
 from edge_face.services.faces import FaceService
 
 SAMPLE_FPS = 8.0  # blinks last 100-400 ms; a pulse up to 3 Hz stays under the 4 Hz Nyquist limit
@@ -72,10 +73,11 @@ class LivenessService:
         return result
 
     def _analyse(self, data: bytes) -> tuple[VideoReader, LivenessResult | NoTrackableFace]:
-        """The decision, or why there is none; the reader tells how long the video proved to be."""
+        """The decision, or why there is none; the reader tells how long the video proved to be. The frames are
+        decoded on a thread of their own, a few ahead of the analysis (runtime/prefetch.py)."""
         reader = VideoReader(data, self.limits)
         try:
-            result = self.analyser.analyse_frames(reader.frames(SAMPLE_FPS))
+            result = self.analyser.analyse_frames(Prefetched(reader.frames(SAMPLE_FPS), name="video-decode"))
         except NoTrackableFace as exc:
             return reader, exc
         observability.liveness_decided_by("video", "live" if result.passed else result.status, result.decided_by)

@@ -37,7 +37,7 @@ AES_KEY, AES_IV = "0123456789abcdef0123456789abcdef", "0123456789ab"
 VERIFY, LIVENESS_FILE, FRS = ("/identity/image_verification/stateless",
                               "/identity/liveness_image_verification/stateless", "/v2/p1/face-compare")
 MB = 1024 * 1024
-DOCUMENTED_503 = {503}  # the body budget (waitress, plain text) and the service's own 503 (not ready, timeout)
+DOCUMENTED_503 = {503}  # the body budget (refused before the body is read) and the service's own 503 (not ready, timeout)
 
 
 def _free_port() -> int:

@@ -3,7 +3,7 @@ schema-driven fuzzer does not reach (broken files, bombs, wrong keys, wrong fram
 edge_face_tools.fuzz and tests/test_api_hostile.py.
 
 A case is raw bytes on the wire (so nothing is "fixed" by an HTTP library) and the (status, code) it must get;
-code None means "no JSON body is documented" (waitress's own 413 for a body far over the limit).
+code None means "no JSON body is documented".
 """
 from __future__ import annotations
 
@@ -140,7 +140,9 @@ def cases(photo: bytes, cipher: VendorCipher, api_key: str, frs_token: str,
                                                              second_encrypted_image=good), form, 413, 2004),
         C("frs-body-over-limit", "POST", FRS, frs(image1_base64=huge + "A" * 8192, image2_base64=b64), frs_json,
           413, "FRS.0013"),
-        C("senseid-body-far-over-limit", "POST", VERIFY, b"A" * (body_limit + 2 * 1024 * 1024), form, 413, None),
+        # far over the limit: refused by the WSGI server unread, still in the vendor's JSON
+        C("senseid-body-far-over-limit", "POST", VERIFY, b"A" * (body_limit + 2 * 1024 * 1024), form, 413, 2004),
+        C("frs-body-far-over-limit", "POST", FRS, b"A" * (body_limit + 2 * 1024 * 1024), frs_json, 413, "FRS.0013"),
         # wrong content types and framing
         C("senseid-json-body", "POST", VERIFY, frs(first_encrypted_image=good, second_encrypted_image=good),
           {**form, "Content-Type": "application/json"}, 400, 1200),
