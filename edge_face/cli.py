@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--requests", type=int, default=200, help="http: requests in all")
     b.add_argument("--limit", type=int, help="occlusion, pose: only the first N held-out photos")
     b.add_argument("--fit", help="liveness: fit the cue fusion on DIR and write it to this JSON file")
+    b.add_argument("--fixed-camera", action="store_true",
+                   help="liveness: also read the kiosk-mode videos (labels.csv mode=kiosk) as the camera session does")
     b.add_argument("--max-video-seconds", type=float, default=60.0, help="liveness: longest video analysed")
     b.set_defaults(func=_tool("bench"))
 

@@ -61,10 +61,11 @@ class LivenessService:
         self.analyser.detector.detect(blank)
         self.analyser.fas.score(blank, np.array([100, 60, 200, 180], np.float32))
 
-    def detect_video(self, data: bytes) -> LivenessResult:
+    def detect_video(self, data: bytes, *, fixed_camera: bool = False) -> LivenessResult:
         """§3.1: raises VideoError (2004; 2008 also for a video under 2 s, as the 3.1 manual says) or
-        NoTrackableFace (4007)."""
-        reader, result = self._analyse(data)
+        NoTrackableFace (4007). `fixed_camera`: read the video as the kiosk's camera session reads its frames
+        (a recording of a camera known not to move: `bench liveness --fixed-camera`); uploads never are."""
+        reader, result = self._analyse(data, fixed_camera)
         if reader.duration < MIN_SECONDS:
             raise VideoError("invalid", f"the video lasts {reader.duration:.2f} s, less than {MIN_SECONDS:g} s"
                              if reader.duration > 0 else "no frame of the video could be decoded")
@@ -72,12 +73,13 @@ class LivenessService:
             raise result
         return result
 
-    def _analyse(self, data: bytes) -> tuple[VideoReader, LivenessResult | NoTrackableFace]:
+    def _analyse(self, data: bytes, fixed_camera: bool = False) -> tuple[VideoReader, LivenessResult | NoTrackableFace]:
         """The decision, or why there is none; the reader tells how long the video proved to be. The frames are
         decoded on a thread of their own, a few ahead of the analysis (runtime/prefetch.py)."""
         reader = VideoReader(data, self.limits)
         try:
-            result = self.analyser.analyse_frames(Prefetched(reader.frames(SAMPLE_FPS), name="video-decode"))
+            result = self.analyser.analyse_frames(Prefetched(reader.frames(SAMPLE_FPS), name="video-decode"),
+                                                  fixed_camera=fixed_camera)
         except NoTrackableFace as exc:
             return reader, exc
         observability.liveness_decided_by("video", "live" if result.passed else result.status, result.decided_by)

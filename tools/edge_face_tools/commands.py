@@ -83,7 +83,7 @@ def bench(args: argparse.Namespace) -> int:
         # too (--max-video-seconds), and says which limit it used.
         limits = replace(config.limits, max_video_seconds=args.max_video_seconds)
         result = liveness.run(Path(args.data), LivenessService(service, limits, all_cues=True), progress=not args.json,
-                              fit=Path(args.fit) if args.fit else None)
+                              fit=Path(args.fit) if args.fit else None, fixed_camera=args.fixed_camera)
         result["max_video_seconds"] = args.max_video_seconds
     elif args.which == "http":
         from edge_face_tools import http

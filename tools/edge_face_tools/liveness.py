@@ -152,12 +152,12 @@ def leave_one_source_out(rows: list[dict], names: tuple[str, ...], l2: float) ->
 # ---------------------------------------------------------------- runs
 
 
-def analyse_videos(rows: list[dict], folder: Path, service, progress: bool) -> None:
+def analyse_videos(rows: list[dict], folder: Path, service, progress: bool, fixed_camera: bool = False) -> None:
     for r in rows:
         data = (folder / r["path"]).read_bytes()
         t0 = time.perf_counter()
         try:
-            res = service.detect_video(data)
+            res = service.detect_video(data, fixed_camera=fixed_camera) if fixed_camera else service.detect_video(data)
             r.update(score=res.score, status=res.status, cues=res.cues, accepted=res.passed,
                      seconds=res.face_seconds, timings=res.timings, decided_by=res.decided_by)
         except (VideoError, NoTrackableFace) as exc:
@@ -192,13 +192,27 @@ def image_figures(rows: list[dict], service, folder: Path, progress: bool) -> di
     return out
 
 
+def fixed_camera_figures(videos: list[dict], folder: Path, service, progress: bool) -> dict:
+    """The kiosk-mode recordings (labels.csv `mode` = kiosk, as synth-attacks writes) read as the camera session
+    reads its frames: the fixed-camera column of issue 13's per-family table."""
+    kiosk = [{k: v for k, v in r.items() if k not in ("score", "cues", "accepted")} for r in videos
+             if r.get("mode") == "kiosk"]
+    analyse_videos(kiosk, folder, service, progress, fixed_camera=True)
+    out = summary(kiosk)
+    out["files"] = [{k: r[k] for k in ("path", "label", "score", "status", "decided_by")} for r in kiosk]
+    return out
+
+
 def run(folder: Path, service, *, progress: bool = True, fit: Path | None = None, l2: float = 1.0,
-        images: bool = True, cues: tuple[str, ...] = CUES) -> dict:
+        images: bool = True, cues: tuple[str, ...] = CUES, fixed_camera: bool = False) -> dict:
+    """`fixed_camera`: also the kiosk-mode videos as the camera session reads them (`videos_fixed_camera`)."""
     rows = read_labels(folder)
     videos = [r for r in rows if r["kind"] == "video"]
     pics = [r for r in rows if r["kind"] == "image"]
     analyse_videos(videos, folder, service, progress)
     result: dict = {}
+    if fixed_camera:
+        result["videos_fixed_camera"] = fixed_camera_figures(videos, folder, service, progress)
     ok = [r for r in videos if r["cues"]]
     if fit is not None and ok:
         live = np.array([r["live"] for r in ok])
