@@ -194,3 +194,21 @@ def test_quick_path_steps_aside_when_the_main_face_is_not_plain_to_see(photos, f
     assert finder.quick_main(small) is None
     img, _ = masked["black"]
     assert finder.quick_main(img) is None and finder.detect(img)
+
+
+def test_a_large_photo_without_a_face_never_runs_the_detector_over_the_tile_size(finder, monkeypatch):
+    """A 4000x3000 photo with no face is searched at the working side and again at full size, but as tiles:
+    YuNet's input (and its ~1.4 GB of activations at full size, per lane) stays at most TILE on a side."""
+    from edge_face.pipeline.findfaces import TILE
+
+    sides = []
+    real = finder.detector.runner.run
+
+    def spy(x):
+        sides.append(max(x.shape[1:3]))
+        return real(x)
+
+    monkeypatch.setattr(finder.detector.runner, "run", spy)
+    blank = np.full((3000, 4000, 3), 120, np.uint8)
+    assert finder.detect(blank) == []
+    assert sides and max(sides) <= TILE, max(sides)

@@ -7,7 +7,8 @@ models/verification/<variant>.json, read by `DetectionPolicy.from_variant`):
    the scale at which the smallest face of interest (`min_face_px`, 40 px in the photo) still measures the
    detector's smallest reliable face (`detector_min_face_px`). A 4000x3000 camera JPEG is so searched at 2000x1500
    rather than at full size, and boxes and landmarks come back in the photo's own pixels (alignment still warps
-   from the full-resolution photo). Only when nothing is found there does it look again at full size.
+   from the full-resolution photo). Only when nothing is found there does it look again at full size. A search
+   larger than TILE runs as overlapping tiles (`FaceFinder.search`), so YuNet's memory stays bounded.
 2. Exposure. When the frame is dark (median luminance under `dark_median`) or backlit (a bright surround: the share
    of pixels over `bright_level` above `bright_share` while the median is under `backlit_median`), YuNet also runs
    on a normalised copy (a gamma that brings the median to mid-grey, then CLAHE on the luminance), and each face
@@ -36,6 +37,8 @@ from edge_face.pipeline.detect import YuNetDetector
 from edge_face.pipeline.select import main_face_index
 from edge_face.pipeline.types import Face
 
+TILE = 800  # the largest detector input: a search at a larger side runs as overlapping tiles of this size
+TILE_OVERLAP = 160  # px at the search's scale: a face up to this size is whole in some tile
 LOOK_SIDE = 160  # the second look's frame: the 112x112 template centred in it, the face ~ 40% of the side
 LOOK_PAD = (LOOK_SIDE - 112) / 2
 
@@ -230,17 +233,53 @@ class FaceFinder:
                 best, best_iou = moved, iou
         return best
 
+    def search(self, frame: np.ndarray, threshold: float, layout: str = "bgr", side: int | None = None) -> list[Face]:
+        """YuNet's faces over `threshold` with the photo scaled to a long side of `side`, in the photo's pixels.
+
+        Above TILE, the scaled photo is searched as overlapping TILE x TILE tiles, plus one pass at the detector's
+        own side for the faces larger than the overlap: the same faces with the detector's input, and its
+        memory, bounded (YuNet on a whole 4000x3000 photo holds ~1.4 GB of activations per lane, and kept it
+        for the next photo of that size)."""
+        h, w = frame.shape[:2]
+        side = side or self.detector.max_side
+        if side <= TILE or max(h, w) <= TILE:
+            return self.detector.detect(frame, score_threshold=threshold, layout=layout, max_side=side)
+        k = min(1.0, side / max(h, w))
+        sw, sh = max(1, round(w * k)), max(1, round(h * k))
+        scaled = frame if k == 1.0 else cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)
+        faces = self.detector.detect(frame, score_threshold=threshold, layout=layout)  # the large faces
+        step = TILE - TILE_OVERLAP
+        xs = [*range(0, max(1, sw - TILE), step), max(0, sw - TILE)]
+        ys = [*range(0, max(1, sh - TILE), step), max(0, sh - TILE)]
+        for y0 in sorted(set(ys)):
+            for x0 in sorted(set(xs)):
+                for f in self.detector.detect(scaled[y0:y0 + TILE, x0:x0 + TILE], score_threshold=threshold,
+                                              layout=layout, max_side=TILE):
+                    x1, y1, x2, y2 = f.box
+                    # cut by an inner tile edge: whole in the neighbouring tile (or found by the large-face pass)
+                    if (x0 > 0 and x1 < 2) or (y0 > 0 and y1 < 2) or \
+                            (x0 + TILE < sw and x2 > TILE - 2) or (y0 + TILE < sh and y2 > TILE - 2):
+                        continue
+                    shift = np.array([x0, y0], np.float32)
+                    faces.append(Face(box=(f.box + np.tile(shift, 2)) / k, landmarks=(f.landmarks + shift) / k,
+                                      score=f.score))
+        if len(faces) < 2:
+            return faces
+        xywh = [[float(f.box[0]), float(f.box[1]), float(f.width), float(f.height)] for f in faces]
+        keep = np.asarray(cv2.dnn.NMSBoxes(xywh, [f.score for f in faces], threshold,
+                                           self.detector.nms_threshold), dtype=int).reshape(-1)
+        return sorted((faces[i] for i in keep), key=lambda f: -f.score)
+
     def _detect_at(self, frame: np.ndarray, layout: str, side: int) -> list[Face]:
         p = self.policy
-        cands = [_Candidate(f, None) for f in
-                 self.detector.detect(frame, score_threshold=p.candidate_threshold, layout=layout, max_side=side)]
+        cands = [_Candidate(f, None) for f in self.search(frame, p.candidate_threshold, layout, side)]
         bgr = None
         if p.dark_median >= 0:
             bgr = to_bgr(frame, layout)
             found = self.following and any(c.face.score >= p.accept_threshold for c in cands)
             if not found and self.exposure_problem(bgr):
                 norm = normalise_exposure(bgr, p.clahe_clip, p.clahe_tiles)
-                more = self.detector.detect(norm, score_threshold=p.candidate_threshold, max_side=side)
+                more = self.search(norm, p.candidate_threshold, side=side)
                 cands = self._merge(cands, [_Candidate(f, norm) for f in more])
         accepted = []
         for c in cands:
