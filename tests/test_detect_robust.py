@@ -212,3 +212,20 @@ def test_a_large_photo_without_a_face_never_runs_the_detector_over_the_tile_size
     blank = np.full((3000, 4000, 3), 120, np.uint8)
     assert finder.detect(blank) == []
     assert sides and max(sides) <= TILE, max(sides)
+
+
+def test_a_following_finder_searches_the_normalised_copy_only_when_the_frame_shows_no_face(photos, finder,
+                                                                                           monkeypatch):
+    """A dim frame with a plainly visible face: the photo finder also searches its exposure-normalised copy (to
+    find the faces the darkness hides); a tracker's finder, which wants the one face it follows, does not."""
+    img = decode_image((photos / "obama.jpg").read_bytes())
+    dim = (img * 0.35).astype(np.uint8)
+    assert finder.exposure_problem(dim) == "dark"
+    follower = finder.tracking(finder.detector.max_side)
+    runs = []
+    real = finder.detector.runner.run
+    monkeypatch.setattr(finder.detector.runner, "run", lambda x: runs.append(1) or real(x))
+    assert finder.detect(dim)
+    photo_runs, runs[:] = len(runs), []
+    assert follower.detect(dim)
+    assert len(runs) == 1 < photo_runs

@@ -349,10 +349,17 @@ def test_a_live_talking_face_filmed_hand_held_passes_the_physical_vetoes(livenes
 
     frames = _hand_held([cv2.resize(f, (W, H), interpolation=cv2.INTER_AREA)
                          for f in live_frames(photos / "live_talking.mp4", 6.0)], 0.1)
-    result = liveness.detect_video(write_video(tmp_path / "shaken.mp4", frames))
+    data = write_video(tmp_path / "shaken.mp4", frames)
+    result = liveness.detect_video(data)
     assert result.passed and result.status == "ok", (result.decided_by, result.cues)
     for cue, rule in liveness.fusion.vetoes.items():
         assert liveness.fusion.veto({cue: result.cues[cue]}) is None, (cue, rule, result.cues[cue])
+    # read as a fixed camera's recording (bench liveness --fixed-camera), the pairs where the whole view moved with
+    # her face are evidence too: they are the surroundings carrying the face's motion
+    fixed = liveness.detect_video(data, fixed_camera=True)
+    assert fixed.cues["coupling"] is not None, (result.cues["coupling"], fixed.cues["coupling"])
+    assert result.cues["coupling"] is None or fixed.cues["coupling"] > result.cues["coupling"], \
+        (result.cues["coupling"], fixed.cues["coupling"])
 
 
 def test_fusion_veto_rejects_past_its_limit_and_never_when_undecided():

@@ -49,8 +49,7 @@ class BodiesOverBudget(Overloaded):
     answered like a full model queue (api/handlers.py DOMAIN_ERRORS: 5000 / FRS.0500, 503, Retry-After)."""
 
     def __init__(self) -> None:
-        RuntimeError.__init__(self, "the service is receiving too many large requests; retry shortly")
-        self.retry_after = 1
+        super().__init__(0, 1, "the service is receiving too many large requests; retry in 1 s")
 
 
 class VendorError(Error):

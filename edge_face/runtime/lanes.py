@@ -37,8 +37,9 @@ class RequestTimedOut(RuntimeError):
 class Overloaded(RuntimeError):
     """The queue in front of the models is full (SenseID 5000 / FRS.0500, HTTP 503 with Retry-After)."""
 
-    def __init__(self, depth: int, retry_after: int) -> None:
-        super().__init__(f"server busy: {depth} requests already wait for the models, retry in {retry_after} s")
+    def __init__(self, depth: int, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail or f"server busy: {depth} requests already wait for the models, retry in "
+                                   f"{retry_after} s")
         self.retry_after = retry_after
 
 
