@@ -36,6 +36,11 @@ def stage(name: str) -> Iterator[None]:
         STAGES.labels(name).observe(time.perf_counter() - started)
 
 
+def record_stage(name: str, seconds: float) -> None:
+    """A stage measured by its caller, not as one block (the camera session's wait after its last frame)."""
+    STAGES.labels(name).observe(seconds)
+
+
 def liveness_outcome(outcome: str) -> None:
     """Count one liveness decision ("live", "spoof", "no_face", "error"...)."""
     LIVENESS.labels(outcome).inc()

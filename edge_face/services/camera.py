@@ -31,14 +31,18 @@ class SessionResult:
     liveness: LivenessResult
     captured_unix: float  # wall-clock time of the selected frame
     package: bytes | None  # sealed; only when the person was found live
+    after_last_frame: float | None = None  # seconds from the session's last frame to its verdict (issue 13: <= 0.3)
 
 
-def _wall_clock(frames: Iterable[tuple[float, np.ndarray]], origin: list[float]) -> Iterator[tuple[float, np.ndarray]]:
-    """Pass frames through, noting the wall-clock time of session time 0 (for the package's capture time)."""
+def _wall_clock(frames: Iterable[tuple[float, np.ndarray]], origin: list[float], ended: list[float]
+                ) -> Iterator[tuple[float, np.ndarray]]:
+    """Pass frames through, noting the wall-clock time of session time 0 (for the package's capture time) and the
+    moment the camera's frames ended (what the person waits for after that is the session's own latency)."""
     for t, frame in frames:
         if not origin:
             origin.append(time.time() - t)
         yield t, frame
+    ended.append(time.perf_counter())
 
 
 class CameraLivenessService:
@@ -81,12 +85,13 @@ class CameraLivenessService:
         and NoTrackableFace (nobody in front of the camera)."""
         owner = self.require_owner()
         origin: list[float] = []
+        ended: list[float] = []
         # A waiting session gives up when the running one should long be over.
         with owner.session(wait=self.seconds + owner.open_timeout + 5.0):
             try:
                 with observability.stage("camera_session"):
                     result = liveness.analyser.analyse_frames(
-                        _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin), fixed_camera=True, turn=turn)
+                        _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin, ended), fixed_camera=True, turn=turn)
             except NoTrackableFace:
                 observability.liveness_outcome("no_face")
                 raise NoTrackableFace("no face could be tracked in front of the camera") from None
@@ -95,8 +100,6 @@ class CameraLivenessService:
                 raise
         observability.liveness_outcome("live" if result.passed else result.status)
         observability.liveness_decided_by("camera", "live" if result.passed else result.status, result.decided_by)
-        log.info("camera liveness: passed=%s score=%.3f status=%s decided_by=%s turn=%s", result.passed, result.score,
-                 result.status, result.decided_by, turn or "-")
         captured = origin[0] + result.image_timestamp
         package = None
         if result.passed:
@@ -104,7 +107,13 @@ class CameraLivenessService:
                                        face_seconds=result.face_seconds, frames=result.frames, frame=result.image,
                                        face_rect=result.face_rect, aligned=result.aligned, captured_unix=captured,
                                        model_variant=self.model_variant, audience=audience, nonce=nonce)
-        return SessionResult(result, captured, package)
+        after = time.perf_counter() - ended[0] if ended else None
+        if after is not None:
+            observability.record_stage("camera_after_last_frame", after)
+        log.info("camera liveness: passed=%s score=%.3f status=%s decided_by=%s turn=%s after_last_frame_ms=%s",
+                 result.passed, result.score, result.status, result.decided_by, turn or "-",
+                 "-" if after is None else f"{after * 1000:.0f}")
+        return SessionResult(result, captured, package, after)
 
     def open_package(self, data: bytes, *, audience: str = "api", nonce: str | None = None) -> OpenedPackage:
         """Raises PackageError (2007) for anything this device did not seal, recently, after a live result, for this
