@@ -169,6 +169,8 @@ def test_status_preview_and_readyz_report_the_camera(cam_api, session):
     assert client.readyz()["camera"]["source"] == "file"
     assert 'edge_face_liveness_outcomes_total{outcome="live"}' in client.metrics()
     assert 'edge_face_liveness_decided_by_total{cue="' in client.metrics()
+    # the wait from the session's last frame to its verdict (issue 13), measured by every session
+    assert 'edge_face_stage_duration_seconds_count{stage="camera_after_last_frame"} ' in client.metrics()
 
 
 def test_no_camera_configured_is_6000_not_found(api, photos):
