@@ -24,7 +24,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.utilities import Error, RequestEntityTooLarge
 
-from edge_face.api.errors import INVALID_CONTENT_LENGTH, ApiError
+from edge_face.api.errors import INVALID_ARGUMENT, INVALID_CONTENT_LENGTH, ApiError
 from edge_face.api.handlers import outside_flask
 from edge_face.config import Config
 from edge_face.runtime import Overloaded
@@ -75,6 +75,13 @@ def too_large(path: str, limit: int) -> VendorError:
                        "Request Entity Too Large")
 
 
+def malformed(path: str, error: Error) -> VendorError:
+    """1200 (FRS's invalid-parameter code) with waitress's own status (400 bad request line or headers, 431 headers
+    too large, 501 a transfer encoding it does not take) and its reason as the detail."""
+    return VendorError(ApiError(INVALID_ARGUMENT, f"malformed HTTP request: {error.body}", error.code), path,
+                       error.code, error.reason)
+
+
 class BodyBudget:
     """Bytes of request bodies reserved at once, across connections (the asyncore thread reserves, worker threads
     release)."""
@@ -121,7 +128,21 @@ class _BudgetParser(HTTPRequestParser):
                     self.completed = True
         if isinstance(self.error, RequestEntityTooLarge):  # far over the limit: waitress refused it unread
             self.error = too_large(self.path or "/", self.adj.max_request_body_size - WAITRESS_SLACK)
+        elif self.error is not None and not isinstance(self.error, VendorError):  # bad request line or headers
+            self.error = malformed(self._asked_path(), self.error)
         return consumed
+
+    def _asked_path(self) -> str:
+        """The path of the request line, also when the headers after it could not be parsed (then waitress never
+        set `path`; for headers too large it parsed a stand-in "GET /"): FRS paths get FRS's JSON."""
+        line = getattr(self, "first_line", b"") or b""
+        raw = getattr(self, "header_plus", b"") or b""
+        if raw:
+            line = raw.lstrip().split(b"\r\n", 1)[0]
+        parts = line.split(b" ")
+        if len(parts) >= 2 and parts[1].startswith(b"/"):
+            return parts[1].split(b"?", 1)[0].decode("latin-1")
+        return getattr(self, "path", None) or "/"
 
     def close(self) -> None:
         super().close()
