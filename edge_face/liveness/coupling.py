@@ -52,6 +52,7 @@ class FlowPair:
     border: float | None = None  # None: too few border points (a plain wall, a dark room)
     plane: float | None = None
     smooth: float | None = None  # the part a smooth (quadratic) motion of the ring leaves unexplained (ownmotion.py)
+    view: float | None = None  # how far the frame's border moved, beside and above the face, over the frame width (view.py)
 
     def informative(self, fixed_camera: bool) -> bool:
         """Whether this pair is evidence: the face moved, the ring was seen, and (for a camera that may move) the
@@ -141,7 +142,16 @@ def measure_pair(prev: np.ndarray, gray: np.ndarray, box: np.ndarray) -> FlowPai
             plane = float(np.median(res)) / width
     return FlowPair(motion=mag, unexplained=_unexplained(p, v, ring, face, width),
                     border=_unexplained(p, v, border, face, width, similarity=True), plane=plane,
-                    smooth=_smoothly_unexplained(p, v, ring, face, box))
+                    smooth=_smoothly_unexplained(p, v, ring, face, box),
+                    view=_view_motion(v, border & (p[:, 1] < box[3]), gray.shape[1]))
+
+
+def _view_motion(v: np.ndarray, region: np.ndarray, frame_width: int) -> float | None:
+    """Median motion of the frame border's points beside and above the face (the torso below follows a head), over
+    the frame width; None with too few of them."""
+    if region.sum() < MIN_BORDER:
+        return None
+    return float(np.median(np.linalg.norm(v[region], axis=1))) / frame_width
 
 
 def _smoothly_unexplained(p: np.ndarray, v: np.ndarray, region: np.ndarray, face: np.ndarray, box: np.ndarray
