@@ -108,13 +108,16 @@ class LivenessAnalyser:
     def observe(self, frames: Iterable[tuple[float, np.ndarray]],
                 need_mesh: bool | None = None) -> tuple[list[Sample], dict, dict]:
         """Track the face through the frames; returns the samples, the best frame and the time per stage.
-        Only what `self.cues` need is measured (`need_mesh` overrides for the turn challenge). The optical flow
-        (coupling, frame edges) runs on a thread of its own, beside the tracking of the next frames."""
+        Only what `self.cues` need is measured (`need_mesh=True`: the turn challenge's mesh and texture residual).
+        The optical flow (coupling, frame edges) runs on a thread of its own, beside the tracking of the next
+        frames."""
         want = self.cues
+        challenge = bool(need_mesh)
         if need_mesh is None:
             need_mesh = bool(want & MESH_CUES)
         tracker = FaceTracker(self.detector)
-        flow = coupling.FlowMeter() if want & FLOW_CUES or "frame" in want else None
+        flow = (coupling.FlowMeter(plane="texture_planarity" in want or challenge)
+                if want & FLOW_CUES or "frame" in want else None)
         flow_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liveness-flow") if flow else None
         rigid = rigidity.RigidityMeter() if flow is not None and "rigidity" in want else None
         rows: list[tuple[dict, Future | None]] = []
