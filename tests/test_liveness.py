@@ -508,6 +508,23 @@ def test_the_service_computes_only_the_cues_that_decide(face_service, api_config
         assert lean.timings["mesh"] < full.timings["mesh"]
 
 
+def test_bench_liveness_times_the_service_cues_and_says_so(face_service, api_config, liveness, print_video, tmp_path):
+    """`edge-face bench liveness` runs the service's own cues (its time per video-second is the product's) unless
+    --all-cues asks for every one; the JSON names the set, and the verdicts are the same either way."""
+    from edge_face_tools import liveness as bench
+
+    (tmp_path / "print.mp4").write_bytes(print_video)
+    (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo\n"
+                                         "print.mp4,spoof,print,video 3s 320x240,tests\n")
+    lean = bench.run(tmp_path, LivenessService(face_service, api_config.limits), progress=False)
+    full = bench.run(tmp_path, liveness, progress=False)
+    assert lean["cue_set"] == {"name": "service", "cues": ["antispoof", "moire", "coupling", "rigidity", "own_motion"]}
+    assert full["cue_set"]["name"] == "all" and len(full["cue_set"]["cues"]) > 5
+    (a,), (b,) = lean["videos"]["files"], full["videos"]["files"]
+    assert set(a["cues"]) == set(lean["cue_set"]["cues"]) and set(b["cues"]) == set(full["cue_set"]["cues"])
+    assert (a["status"], a["decided_by"]) == (b["status"], b["decided_by"])
+
+
 def test_the_tracking_window_is_a_whole_multiple_of_the_detector_input_where_the_frame_allows():
     """OpenCV's area resampling by a whole factor is its fast path (track.window_side)."""
     from edge_face.liveness.track import ROI_SIDE, window_side
