@@ -525,6 +525,19 @@ def test_bench_liveness_times_the_service_cues_and_says_so(face_service, api_con
     assert (a["status"], a["decided_by"]) == (b["status"], b["decided_by"])
 
 
+def test_shrink_is_opencvs_area_resampling(obama):
+    """track.shrink (the tracking window, the selected frame's sharpness) gives cv2.resize(INTER_AREA)'s bytes,
+    by whole and by other factors, on views of a frame (row strides) as on whole frames."""
+    from edge_face.liveness.track import shrink
+
+    frame = cv2.resize(obama, (1280, 720))
+    for (x, y, w, h), size in [((0, 0, 1280, 720), (192, 108)), ((101, 37, 512, 512), (192, 192)),
+                               ((5, 9, 368, 368), (192, 192)), ((300, 60, 576, 576), (192, 192)),
+                               ((640, 100, 217, 301), (160, 221)), ((1, 1, 960, 700), (160, 116))]:
+        view = frame[y:y + h, x:x + w]
+        assert np.array_equal(shrink(view, *size), cv2.resize(view, size, interpolation=cv2.INTER_AREA)), size
+
+
 def test_the_tracking_window_is_a_whole_multiple_of_the_detector_input_where_the_frame_allows():
     """OpenCV's area resampling by a whole factor is its fast path (track.window_side)."""
     from edge_face.liveness.track import ROI_SIDE, window_side

@@ -19,7 +19,7 @@ from edge_face.liveness import (antispoof, blink, challenge, coupling, frame, mo
                                 planarity, pulse, rigidity)
 from edge_face.liveness.antispoof import MiniFASNet
 from edge_face.liveness.fusion import Fusion
-from edge_face.liveness.track import FaceTracker
+from edge_face.liveness.track import FaceTracker, shrink
 from edge_face.liveness.types import Sample
 from edge_face.pipeline.align import align
 from edge_face.pipeline.detect import YuNetDetector
@@ -77,7 +77,7 @@ def _selection_quality(bgr: np.ndarray, face: Face) -> float:
     if crop.size == 0:
         return 0.0
     if crop.shape[1] > 160:  # shrunk before it is turned grey: a large face costs no more than a small one
-        crop = cv2.resize(crop, (160, max(1, int(160 * crop.shape[0] / crop.shape[1]))), interpolation=cv2.INTER_AREA)
+        crop = shrink(crop, 160, max(1, int(160 * crop.shape[0] / crop.shape[1])))
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     sharp = float(cv2.Laplacian(gray, cv2.CV_32F).var())
     eyes, nose = face.landmarks[:2], face.landmarks[2]
