@@ -45,10 +45,11 @@ LK = dict(winSize=(11, 11), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TE
 class FlowPair:
     """One pair of consecutive samples, all over the face width: the face's motion, the part of it the ring's
     homography leaves unexplained, the part the frame border's leaves unexplained (the hand-held gate), and the
-    face's own points' median residual from one homography (texture planarity)."""
+    face's own points' median residual from one homography (texture planarity). Where the face moved less than
+    MIN_MOTION the pair is no evidence for the cues that read the regions, which are then not fitted (None)."""
 
     motion: float
-    unexplained: float | None  # None: too few ring points
+    unexplained: float | None  # None: too few ring points, or the face moved under MIN_MOTION (not measured)
     border: float | None = None  # None: too few border points (a plain wall, a dark room)
     plane: float | None = None
     smooth: float | None = None  # the part a smooth (quadratic) motion of the ring leaves unexplained (ownmotion.py)
@@ -150,6 +151,8 @@ def measure_pair(prev: np.ndarray, gray: np.ndarray, box: np.ndarray, with_plane
         if hmat is not None:
             res = np.linalg.norm(cv2.perspectiveTransform(src[None], hmat)[0] - dst, axis=1)
             plane = float(np.median(res)) / width
+    if mag < MIN_MOTION:  # no evidence for the coupling or own motion: their regions' fits would go unread
+        return FlowPair(motion=mag, unexplained=None, plane=plane)
     return FlowPair(motion=mag, unexplained=_unexplained(p, v, ring, face, width),
                     border=_unexplained(p, v, border, face, width, similarity=True), plane=plane,
                     smooth=_smoothly_unexplained(p, v, ring, face, box))
