@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--fixed-camera", action="store_true",
                    help="liveness: also read the kiosk-mode videos (labels.csv mode=kiosk) as the camera session does")
     b.add_argument("--max-video-seconds", type=float, default=60.0, help="liveness: longest video analysed")
+    b.add_argument("--all-cues", action="store_true",
+                   help="liveness: compute and report every cue, not only those the service's fusion uses (the "
+                        "research view; slower; --fit implies it)")
     b.set_defaults(func=_tool("bench"))
 
     o = sub.add_parser("fit-occlusion", help="fit the occlusion model and quality constants on a face folder")

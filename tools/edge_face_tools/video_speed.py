@@ -3,8 +3,8 @@ flags.
 
     python -m edge_face_tools.video_speed --data DIR [--limit N] [--baseline CHECKOUT]
 
-Without --baseline: the service's own path (only the cues its fusion weighs or vetoes) against every cue (what
-`bench liveness` computes to report them), interleaved per video in one process.
+Without --baseline: the service's own path (only the cues its fusion weighs or vetoes; what `bench liveness` runs)
+against every cue (what `bench liveness --all-cues` computes to report them), interleaved per video in one process.
 
 With --baseline (a checkout with its native core built in place, e.g. `git worktree add /tmp/base 8dfe68a` then
 `python setup.py build_ext --inplace` there): this checkout's service path against the baseline's, each in a worker
