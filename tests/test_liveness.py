@@ -289,7 +289,8 @@ def test_flow_tracks_only_the_points_it_uses(face_service, photos):
         return coupling.FlowPair(motion=float(np.linalg.norm(np.median(v[face], axis=0))) / width,
                                  unexplained=coupling._unexplained(p, v, ring, face, width),
                                  border=coupling._unexplained(p, v, border, face, width, similarity=True),
-                                 plane=plane, smooth=coupling._smoothly_unexplained(p, v, ring, face, box))
+                                 plane=plane, smooth=coupling._smoothly_unexplained(p, v, ring, face, box),
+                                 view=coupling._view_motion(v, border & (p[:, 1] < box[3]), gray.shape[1]))
 
     pairs = _grey_pairs(photos, face_service)
     assert len(pairs) > 20
@@ -297,7 +298,7 @@ def test_flow_tracks_only_the_points_it_uses(face_service, photos):
     for prev, box, gray in pairs:
         got, want = coupling.measure_pair(prev, gray, box), reference(prev, gray, box)
         if want.motion < coupling.MIN_MOTION:  # no evidence for the cues that read the regions: not fitted
-            want = coupling.FlowPair(motion=want.motion, unexplained=None, plane=want.plane)
+            want = coupling.FlowPair(motion=want.motion, unexplained=None, plane=want.plane, view=want.view)
         moved += want.unexplained is not None
         assert got == want
         assert coupling.measure_pair(prev, gray, box, with_plane=False) == replace(got, plane=None)

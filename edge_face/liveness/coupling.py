@@ -152,12 +152,12 @@ def measure_pair(prev: np.ndarray, gray: np.ndarray, box: np.ndarray, with_plane
         if hmat is not None:
             res = np.linalg.norm(cv2.perspectiveTransform(src[None], hmat)[0] - dst, axis=1)
             plane = float(np.median(res)) / width
+    view = _view_motion(v, border & (p[:, 1] < box[3]), gray.shape[1])  # a still face says nothing of the view
     if mag < MIN_MOTION:  # no evidence for the coupling or own motion: their regions' fits would go unread
-        return FlowPair(motion=mag, unexplained=None, plane=plane)
+        return FlowPair(motion=mag, unexplained=None, plane=plane, view=view)
     return FlowPair(motion=mag, unexplained=_unexplained(p, v, ring, face, width),
                     border=_unexplained(p, v, border, face, width, similarity=True), plane=plane,
-                    smooth=_smoothly_unexplained(p, v, ring, face, box),
-                    view=_view_motion(v, border & (p[:, 1] < box[3]), gray.shape[1]))
+                    smooth=_smoothly_unexplained(p, v, ring, face, box), view=view)
 
 
 def _view_motion(v: np.ndarray, region: np.ndarray, frame_width: int) -> float | None:
