@@ -7,6 +7,8 @@ against.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -18,12 +20,19 @@ from edge_face.pipeline.types import Face
 STRIDES = (8, 16, 32)
 
 
-def _output(outputs: dict[str, np.ndarray], kind: str, stride: int) -> np.ndarray:
-    key = f"{kind}_{stride}"
-    for name, value in outputs.items():
-        if name == key or name.endswith(key) or name.split(":")[0].endswith(key):
-            return value
-    raise KeyError(f"detector output {key} not found in {sorted(outputs)}")
+@lru_cache(maxsize=16)
+def _output_names(names: tuple[str, ...]) -> dict[str, str]:
+    """Which of a converted model's output names ("cls_8", "StatefulPartitionedCall:3 cls_8"...) holds each
+    output: resolved once per model, not on every detection (a video runs thousands)."""
+    found = {}
+    for s in STRIDES:
+        for kind in ("cls", "obj", "bbox", "kps"):
+            key = f"{kind}_{s}"
+            match = [n for n in names if n == key or n.endswith(key) or n.split(":")[0].endswith(key)]
+            if not match:
+                raise KeyError(f"detector output {key} not found in {sorted(names)}")
+            found[key] = match[0]
+    return found
 
 
 def decode(outputs: dict[str, np.ndarray], width: int, height: int,
@@ -31,15 +40,16 @@ def decode(outputs: dict[str, np.ndarray], width: int, height: int,
     """Raw outputs of a (height x width) padded input -> (scores N, boxes N x 4 xyxy, landmarks N x 5 x 2) of the
     cells scoring at least `threshold` (every cell by default). Boxes and landmarks are decoded for those cells
     only: a 320x256 input has 1680 cells and a face a handful, and the values are the same either way."""
+    names = _output_names(tuple(outputs))
     scores, boxes, marks = [], [], []
     for s in STRIDES:
         cols = width // s
-        cls = np.clip(_output(outputs, "cls", s).reshape(-1), 0, 1)
-        obj = np.clip(_output(outputs, "obj", s).reshape(-1), 0, 1)
+        cls = np.clip(outputs[names[f"cls_{s}"]].reshape(-1), 0, 1)
+        obj = np.clip(outputs[names[f"obj_{s}"]].reshape(-1), 0, 1)
         score = np.sqrt(cls * obj)
         keep = np.flatnonzero(score >= threshold)
-        bbox = _output(outputs, "bbox", s).reshape(-1, 4)[keep]
-        kps = _output(outputs, "kps", s).reshape(-1, 5, 2)[keep]
+        bbox = outputs[names[f"bbox_{s}"]].reshape(-1, 4)[keep]
+        kps = outputs[names[f"kps_{s}"]].reshape(-1, 5, 2)[keep]
         r, c = np.divmod(keep, cols)
         cell = np.stack([c, r], axis=1).astype(np.float32)
         centre = (cell + bbox[:, :2]) * s
