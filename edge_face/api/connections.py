@@ -76,8 +76,8 @@ def too_large(path: str, limit: int) -> VendorError:
 
 
 def malformed(path: str, error: Error) -> VendorError:
-    """1200 (FRS's invalid-parameter code) with waitress's own status (400 bad request line or headers, 431 headers
-    too large, 501 a transfer encoding it does not take) and its reason as the detail."""
+    """1200 (for FRS paths its invalid-parameter code) with waitress's own status (400 bad request line or headers,
+    431 headers too large, 501 a transfer encoding it does not take) and its reason as the detail."""
     return VendorError(ApiError(INVALID_ARGUMENT, f"malformed HTTP request: {error.body}", error.code), path,
                        error.code, error.reason)
 

@@ -53,7 +53,7 @@ class FlowPair:
     border: float | None = None  # None: too few border points (a plain wall, a dark room)
     plane: float | None = None
     smooth: float | None = None  # the part a smooth (quadratic) motion of the ring leaves unexplained (ownmotion.py)
-    view: float | None = None  # how far the frame's border moved, beside and above the face, over the frame width (view.py)
+    view: float | None = None  # how far the frame border moved beside and above the face, over frame width (view.py)
 
     def informative(self, fixed_camera: bool) -> bool:
         """Whether this pair is evidence: the face moved, the ring was seen, and (for a camera that may move) the

@@ -11,11 +11,11 @@ upload, whose camera may be hand-held (then the whole view moves for a live pers
 
 Measured (issue 13, session 4; `edge-face bench liveness --fixed-camera` and the dev videos read as a fixed
 camera): liveness-dev live 0-0.006 for 15 of 26 (webcams on a desk, talking heads), 6 undecided (a plain wall),
-0.010-0.024 for five: three that look hand-held and two close-ups whose hair and ears fill the border strips as the head turns (a portrait clip
-0.0107, a talking head on a black background 0.0139); the generator's kiosk attacks that fill the view: prints
-0.010-0.022, tablets replaying a live person 0.0158-0.0189 (which every other cue passed). A person leaning in to
-the kiosk's camera overlaps the tablets, so the cue has no veto and no weight: it is reported (bench --all-cues,
-the fitter) until real kiosk recordings say where close-ups end.
+0.010-0.024 for five: three that look hand-held and two close-ups whose hair and ears fill the border strips as
+the head turns (a portrait clip 0.0107, a talking head on a black background 0.0139); the generator's kiosk attacks
+that fill the view: prints 0.010-0.022, tablets replaying a live person 0.0158-0.0189 (which every other cue
+passed). A person leaning in to the kiosk's camera overlaps the tablets, so the cue has no veto and no weight: it
+is reported (bench --all-cues, the fitter) until real kiosk recordings say where close-ups end.
 """
 from __future__ import annotations
 

@@ -90,8 +90,8 @@ class CameraLivenessService:
         with owner.session(wait=self.seconds + owner.open_timeout + 5.0):
             try:
                 with observability.stage("camera_session"):
-                    result = liveness.analyser.analyse_frames(
-                        _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin, ended), fixed_camera=True, turn=turn)
+                    frames = _wall_clock(owner.frames(self.seconds, SAMPLE_FPS), origin, ended)
+                    result = liveness.analyser.analyse_frames(frames, fixed_camera=True, turn=turn)
             except NoTrackableFace:
                 observability.liveness_outcome("no_face")
                 raise NoTrackableFace("no face could be tracked in front of the camera") from None

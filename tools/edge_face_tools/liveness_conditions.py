@@ -52,9 +52,10 @@ def recorded(frames: list[np.ndarray], fps: float, condition: str, seed: int = 0
     elif condition == "dark":
         lut = np.clip(255 * (np.arange(256) / 255.0) ** 2.2 * 0.6, 0, 255).astype(np.uint8)
         rng = np.random.default_rng(seed)
-        frames = [np.clip(cv2.LUT(f, lut).astype(np.float32)
-                          + rng.standard_normal(f.shape[:2], dtype=np.float32)[..., None] * 3.0, 0, 255).astype(np.uint8)
-                  for f in frames]
+        def sensor(f: np.ndarray) -> np.ndarray:  # grain is mostly luminance: the same on the three channels
+            grain = 3.0 * rng.standard_normal(f.shape[:2], dtype=np.float32)[..., None]
+            return np.clip(cv2.LUT(f, lut).astype(np.float32) + grain, 0, 255).astype(np.uint8)
+        frames = [sensor(f) for f in frames]
     elif condition == "fps10":
         step = fps / 10.0
         if step > 1:
