@@ -2,12 +2,14 @@
 cue module on real frames. No benchmark data is needed: the live side is measured by `edge-face bench liveness`."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 
+from edge_face.config import Limits
 from edge_face.imaging.video import VideoError, VideoReader
 from edge_face.liveness import (antispoof, blink, coupling, moire, motion, ownmotion, planarity, pulse, rigidity,
                                 view)
@@ -548,6 +550,43 @@ def test_bench_liveness_times_the_service_cues_and_says_so(face_service, api_con
     (a,), (b,) = lean["videos"]["files"], full["videos"]["files"]
     assert set(a["cues"]) == set(lean["cue_set"]["cues"]) and set(b["cues"]) == set(full["cue_set"]["cues"])
     assert (a["status"], a["decided_by"]) == (b["status"], b["decided_by"])
+
+
+def test_conditions_tool_re_records_videos_as_other_cameras_would(photos, tmp_path, capsys):
+    """benchmarks/liveness_conditions.py: each condition gives a real video of its kind (240 px high, darker,
+    10 fps, 1080p), and the tool runs the service on every one (a print stays a spoof whatever the camera)."""
+    from edge_face_tools import liveness_conditions as tool
+
+    frames = list(print_attack(cv2.imread(str(photos / "obama2.jpg")), 3.0, fps=25.0))
+    infos = {}
+    for condition in tool.CONDITIONS:
+        reader = VideoReader(tool.recorded(frames, 25.0, condition), replace(Limits(), max_video_bytes=1 << 30))
+        got = list(reader.frames(sample_fps=30.0))
+        infos[condition] = (reader.info.width, reader.info.height, round(reader.info.fps), len(got),
+                            float(np.mean([f.mean() for _, f in got])))
+    assert infos["small"][1] == 240 and infos["hd"][:2] == (1920, 1080)
+    assert infos["fps10"][2] == 10 and infos["fps10"][3] == 30 and infos["small"][3] == 75
+    assert infos["dark"][4] < 0.6 * infos["small"][4]
+    write_video(tmp_path / "print.mp4", frames[::3])
+    (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo\n"
+                                         "print.mp4,spoof,print,video 3s 320x240,tests\n")
+    assert tool.main(["--data", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out)["result"]
+    assert set(result) == {"original", *tool.CONDITIONS} and all(r["wrong"] == 0 for r in result.values()), result
+
+
+def test_camera_latency_tool_measures_real_sessions(print_video, tmp_path, capsys):
+    """benchmarks/camera_latency.py plays the folder's video as the camera through a real session and reports the
+    wait from its last frame to the verdict."""
+    from edge_face_tools import camera_latency as tool
+
+    (tmp_path / "print.mp4").write_bytes(print_video)
+    (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo\n"
+                                         "print.mp4,spoof,print,video 3s 320x240,tests\n")
+    assert tool.main(["--data", str(tmp_path), "--limit", "1", "--seconds", "2.2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (run,) = out["runs"]
+    assert out["result"]["measured"] == 1 and run["after_last_frame_ms"] >= 0 and not run["passed"], out
 
 
 def test_shrink_is_opencvs_area_resampling(obama):
