@@ -541,10 +541,12 @@ def test_bench_liveness_times_the_service_cues_and_says_so(face_service, api_con
     from edge_face_tools import liveness as bench
 
     (tmp_path / "print.mp4").write_bytes(print_video)
-    (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo\n"
-                                         "print.mp4,spoof,print,video 3s 320x240,tests\n")
+    (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo,mode\n"
+                                         "print.mp4,spoof,print,video 3s 320x240,tests,kiosk\n")
     lean = bench.run(tmp_path, LivenessService(face_service, api_config.limits), progress=False)
-    full = bench.run(tmp_path, liveness, progress=False)
+    full = bench.run(tmp_path, liveness, progress=False, fixed_camera=True)
+    (fixed,) = full["videos_fixed_camera"]["files"]  # the kiosk-mode recording also read as the camera session does
+    assert fixed["status"] == "hack" and set(fixed["cues"]) == set(full["cue_set"]["cues"]), fixed
     assert lean["cue_set"] == {"name": "service", "cues": ["antispoof", "moire", "coupling", "rigidity", "own_motion"]}
     assert full["cue_set"]["name"] == "all" and len(full["cue_set"]["cues"]) > 5
     (a,), (b,) = lean["videos"]["files"], full["videos"]["files"]

@@ -203,7 +203,7 @@ def fixed_camera_figures(videos: list[dict], folder: Path, service, progress: bo
              if r.get("mode") == "kiosk"]
     analyse_videos(kiosk, folder, service, progress, fixed_camera=True)
     out = summary(kiosk)
-    out["files"] = [{k: r[k] for k in ("path", "label", "score", "status", "decided_by")} for r in kiosk]
+    out["files"] = [{k: r[k] for k in ("path", "label", "score", "status", "decided_by", "cues")} for r in kiosk]
     return out
 
 
