@@ -38,6 +38,7 @@ RING = (1.25, 2.4)  # inner and outer size of the ring, in face-box half-sizes a
 BORDER = 0.15  # the frame's outer margin, as a fraction of its size: the world, for the hand-held gate
 RANSAC_PX = 1.0  # inlier distance of the homographies, in pixels of the SIDE-wide frame
 EXPLAINED = 0.5  # a region "moves with the face" when its homography leaves under half the face's motion
+CORNERS = (80, 120, 100)  # corners kept in the face, the ring and the border strip
 LK = dict(winSize=(11, 11), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
 
 
@@ -124,12 +125,26 @@ def _unexplained(p: np.ndarray, v: np.ndarray, region: np.ndarray, face: np.ndar
     return float(np.median(np.linalg.norm(p[face] + v[face] - moved, axis=1))) / width
 
 
+def _corners(prev: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """Each region's strongest corners, at most CORNERS of them (face, ring, border strip), from one search of the
+    whole frame (maxCorners=0: no limit; liveness-dev frames hold up to ~800). The search used to stop at the 300
+    strongest, which went to whatever was most textured: before trees or a patterned wall the face got none, and
+    every cue that reads it stayed undecided (liveness-dev: 4 live videos without one flow pair; a generated paper
+    mask)."""
+    pts = cv2.goodFeaturesToTrack(prev, maxCorners=0, qualityLevel=0.005, minDistance=4, blockSize=5)
+    if pts is None:
+        return None
+    face, ring, border = _regions(pts[:, 0], box, prev.shape[:2])
+    keep = [np.flatnonzero(m)[:n] for m, n in zip((face, ring, border & ~ring), CORNERS)]
+    return pts[np.sort(np.concatenate(keep))]
+
+
 def measure_pair(prev: np.ndarray, gray: np.ndarray, box: np.ndarray, with_plane: bool = True) -> FlowPair | None:
     """The pair from `prev` (face `box` there) to `gray`; None when too few points were tracked on the face.
-    Only the corners in one of the regions are tracked: the Lucas-Kanade tracker follows each point on its own,
-    so the others (~40% on liveness-dev: below the face, between the ring and the border strip) cost time and
-    change nothing."""
-    pts = cv2.goodFeaturesToTrack(prev, maxCorners=300, qualityLevel=0.005, minDistance=4, blockSize=5)
+    Only corners in one of the regions are searched and tracked: the Lucas-Kanade tracker follows each point on
+    its own, so others (below the face, between the ring and the border strip) would cost time and change
+    nothing."""
+    pts = _corners(prev, box)
     if pts is None or len(pts) < 8:
         return None
     face, ring, border = _regions(pts[:, 0], box, gray.shape[:2])
