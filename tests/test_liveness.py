@@ -586,19 +586,30 @@ def test_bench_liveness_times_the_service_cues_and_says_so(face_service, api_con
 
 def test_conditions_tool_re_records_videos_as_other_cameras_would(photos, tmp_path, capsys):
     """benchmarks/liveness_conditions.py: each condition gives a real video of its kind (240 px high, darker,
-    10 fps, 1080p), and the tool runs the service on every one (a print stays a spoof whatever the camera)."""
+    10 fps, 1080p, 8x8 blocks, sharpened), and the tool runs the service on every one (a print stays a spoof whatever the camera)."""
     from edge_face_tools import liveness_conditions as tool
 
     frames = list(print_attack(cv2.imread(str(photos / "obama2.jpg")), 3.0, fps=25.0))
-    infos = {}
+    def blockiness(bgr: np.ndarray) -> float:  # steps across the 8x8 grid's lines against steps inside its blocks
+        step = np.abs(np.diff(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32), axis=1)).mean(axis=0)
+        on_grid = (np.arange(step.size) % 8) == 7
+        return float(step[on_grid].mean() / step[~on_grid].mean())
+
+    def detail(bgr: np.ndarray) -> float:
+        return float(cv2.Laplacian(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), cv2.CV_32F).var())
+
+    infos, firsts = {}, {}
     for condition in tool.CONDITIONS:
         reader = VideoReader(tool.recorded(frames, 25.0, condition), replace(Limits(), max_video_bytes=1 << 30))
         got = list(reader.frames(sample_fps=30.0))
         infos[condition] = (reader.info.width, reader.info.height, round(reader.info.fps), len(got),
                             float(np.mean([f.mean() for _, f in got])))
+        firsts[condition] = got[0][1]
     assert infos["small"][1] == 240 and infos["hd"][:2] == (1920, 1080)
     assert infos["fps10"][2] == 10 and infos["fps10"][3] == 30 and infos["small"][3] == 75
     assert infos["dark"][4] < 0.6 * infos["small"][4]
+    assert blockiness(firsts["blocky"]) > 1.3 * blockiness(firsts["sharpened"]), blockiness(firsts["blocky"])
+    assert detail(firsts["sharpened"]) > 1.5 * detail(frames[0]) and detail(firsts["blocky"]) < detail(frames[0])
     write_video(tmp_path / "print.mp4", frames[::3])
     (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo\n"
                                          "print.mp4,spoof,print,video 3s 320x240,tests\n")

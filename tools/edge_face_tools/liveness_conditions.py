@@ -3,11 +3,13 @@ under a camera condition and analysed as an upload by the service's own path; pr
 changed against the original, per condition, and the CPU flags.
 
 Conditions (what kiosk webcams and phones do that the dev videos do not): `small` (240 px high), `dark`
-(gamma 2.2 x 0.6 and sensor noise sigma 3), `fps10` (10 frames a second), `hd` (upscaled to 1080p), each encoded
-MPEG-4 part 2 by OpenCV's writer into a temporary file that is read back and deleted at once (OpenCV writes only
-to files); the data folder's own files are never changed.
+(gamma 2.2 x 0.6 and sensor noise sigma 3), `fps10` (10 frames a second), `hd` (upscaled to 1080p), `blocky`
+(every frame JPEG quality 20: a low-quality MJPEG webcam's 8x8 blocks, a periodic grid like a screen's),
+`sharpened` (unsharp mask, amount 1, sigma 1.5: a phone's processing), each encoded MPEG-4 part 2 by OpenCV's
+writer into a temporary file that is read back and deleted at once (OpenCV writes only to files); the data
+folder's own files are never changed.
 
-    python -m edge_face_tools.liveness_conditions --data DIR [--conditions small dark fps10 hd] [--limit N]
+    python -m edge_face_tools.liveness_conditions --data DIR [--conditions small dark fps10 hd blocky sharpened] [--limit N]
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from edge_face.runtime.cpu import describe
 from edge_face.services import LivenessService, wire_faces
 from edge_face_tools.liveness import read_labels
 
-CONDITIONS = ("small", "dark", "fps10", "hd")
+CONDITIONS = ("small", "dark", "fps10", "hd", "blocky", "sharpened")
 
 
 def _read(path: Path) -> tuple[list[np.ndarray], float]:
@@ -64,6 +66,11 @@ def recorded(frames: list[np.ndarray], fps: float, condition: str, seed: int = 0
     elif condition == "hd":
         size = (1920, 1080) if frames[0].shape[1] >= frames[0].shape[0] else (1080, 1920)
         frames = [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in frames]
+    elif condition == "blocky":  # a webcam's MJPEG at low quality: 8x8 blocks, a periodic grid on every frame
+        frames = [cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], cv2.IMREAD_COLOR)
+                  for f in frames]
+    elif condition == "sharpened":  # a phone's strong unsharp mask: halos and boosted fine texture
+        frames = [cv2.addWeighted(f, 2.0, cv2.GaussianBlur(f, (0, 0), 1.5), -1.0, 0) for f in frames]
     else:
         raise ValueError(f"unknown condition {condition!r}")
     fd, name = tempfile.mkstemp(suffix=".mp4")
