@@ -13,8 +13,12 @@ Every attack is a physical object in a 3-D scene, filmed by a camera model:
 * through a camera model: defocus, rolling shutter, exposure, sensor noise, JPEG then MPEG-4 compression.
 
 `--live-controls N` also passes N real live videos through the same camera model (label live): a cue that learnt
-"noise or compression means attack" is caught by them. Everything is seeded: the same arguments give the same
-videos. Real data is only read; the output folder is wherever --out says (never the repository).
+"noise or compression means attack" is caught by them. They are drawn from the landscape recordings only (a square
+or portrait clip cut to 4:3 loses the forehead and chin MiniFASNet's context crop reads, which no camera does to a
+person standing before it: session 4's controls lost ~5 logits to that cut alone), and the kiosk's from those
+whose camera stood still (`still_camera`); each seed starts at another person. The hand-held shake is a pure
+rotation, with no parallax, so a still person shaken reads as a plane to the own-motion cue: harsher than a real
+phone, which also translates. Everything is seeded: the same arguments give the same videos. Real data is only read; the output folder is wherever --out says (never the repository).
 """
 from __future__ import annotations
 
@@ -51,6 +55,44 @@ def live_videos(folder: Path) -> list[Path]:
             rows = [r for r in csv.DictReader(fh) if r["label"] == "live" and r.get("media", "").startswith("video")]
         return [folder / r["path"] for r in rows]
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mp4", ".webm", ".avi", ".mov", ".mkv"))
+
+
+def landscape(videos: list[Path]) -> list[Path]:
+    """The videos whose frames are at least 4:3 wide (16:9 too): those the 4:3 frame keeps whole in height."""
+    keep = []
+    for p in videos:
+        cap = cv2.VideoCapture(str(p))
+        w, h = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
+        cap.release()
+        if h > 0 and w * 3 >= h * 4 * 0.99:
+            keep.append(p)
+    return keep
+
+
+MAX_PHOTO = 640  # longest side a face photo is printed from (LFW's are 250): larger ones cost minutes a video
+STILL = 0.0015  # median motion of the frame's border between samples, over the frame width, of a still camera
+
+
+def still_camera(video: Path, seconds: float = 3.0, fps: float = 8.0) -> bool:
+    """Whether the recording's camera stood still: the median motion of the corners of its frame's sides and top
+    (a person covers the middle and the bottom) stays under STILL. liveness-dev: webcams and phones on a stand
+    0-0.0009, hand-held phones 0.0019-0.0057."""
+    moved = []
+    prev = None
+    for frame in read_frames(video, fps, seconds, 0.0):
+        gray = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (W // 2, H // 2), interpolation=cv2.INTER_AREA)
+        if prev is not None:
+            h, w = gray.shape
+            mask = np.zeros_like(gray)
+            mask[:, : int(0.15 * w)] = mask[:, w - int(0.15 * w):] = mask[: int(0.15 * h)] = 255
+            pts = cv2.goodFeaturesToTrack(prev, 200, 0.01, 4, mask=mask)
+            if pts is not None and len(pts) >= 6:
+                nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, gray, pts, None)
+                shift = np.linalg.norm((nxt - pts)[st[:, 0] == 1, 0], axis=1)
+                if len(shift):
+                    moved.append(float(np.median(shift)) / w)
+        prev = gray
+    return bool(moved) and float(np.median(moved)) < STILL
 
 
 def read_frames(path: Path, fps: float, seconds: float, start: float) -> list[np.ndarray]:
@@ -406,6 +448,10 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
         photo_face = None
     else:
         photo = cv2.imread(str(spec.photo))
+        if max(photo.shape[:2]) > MAX_PHOTO:  # a print's canvas (fingers, gloss) is drawn at the photo's size
+            k = MAX_PHOTO / max(photo.shape[:2])
+            photo = cv2.resize(photo, (round(photo.shape[1] * k), round(photo.shape[0] * k)),
+                               interpolation=cv2.INTER_AREA)
         pf = _locate(detector, photo)
         eyes = pf.landmarks[:2] if pf is not None else None
         sheet = make_print(photo, spec.family, rng, eyes)
@@ -416,7 +462,7 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
     cx, cy, cw, chh = sheet.content
     m_per_px = sheet.width_m / sheet.rgba.shape[1]
     if photo_face is not None:  # the photo's face width, in metres on the artefact
-        face_m = photo_face.width * cw / cv2.imread(str(spec.photo)).shape[1] * m_per_px
+        face_m = photo_face.width * cw / photo.shape[1] * m_per_px
     else:  # a screen: LFW's face fills ~40% of its photo, a replayed video's ~30%
         face_m = cw * m_per_px * (0.3 if replay_frames else 0.4)
     want_px = (rng.uniform(100, 190) if spec.family != "screen_phone" else rng.uniform(80, 150)) * W / 640
@@ -570,6 +616,13 @@ def main(argv: list[str] | None = None) -> int:
                  tuple(m for m in args.modes.split(",") if m))
     rng = np.random.default_rng(args.seed + 1)
     controls = [(j, int(rng.integers(2**31))) for j in range(args.live_controls)]
+    # live controls from landscape recordings only, as a camera delivers them: a square or portrait clip centre-cut
+    # to 4:3 loses the forehead and chin that MiniFASNet's context crop needs, which no camera does to a person;
+    # each seed starts at another person
+    # kiosk controls from recordings whose camera stood still (a kiosk's does not move), hand-held ones from any
+    pools = {"handheld": landscape(lives) or lives}
+    pools["kiosk"] = [p for p in pools["handheld"] if still_camera(p)] or pools["handheld"]
+    first = int(rng.integers(len(pools["handheld"])))
     # controls interleaved with the attacks, so a run stopped part way has both classes
     jobs: list[tuple[str, int]] = []
     for i in range(len(specs)):
@@ -594,9 +647,9 @@ def main(argv: list[str] | None = None) -> int:
                           "scene": spec.background.name, "seed": spec.seed})
             print(f"{i + 1}/{len(specs)} {rel}", file=sys.stderr)
         else:
-            bg, seed = lives[i % len(lives)], controls[i][1]
             handheld = i % 2 == 1
             mode = "handheld" if handheld else "kiosk"
+            bg, seed = pools[mode][(first + i // 2) % len(pools[mode])], controls[i][1]
             rel = f"synth/live_control/{i:04d}_{mode}.mp4"
             write_video(out / rel, render_live_control(bg, seed, args.seconds, args.fps, handheld), args.fps)
             labels.write({"path": rel, "label": "live", "attack_type": "", "media": f"video {args.seconds:g}s {W}x{H}",
