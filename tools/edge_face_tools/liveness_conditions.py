@@ -9,7 +9,8 @@ Conditions (what kiosk webcams and phones do that the dev videos do not): `small
 writer into a temporary file that is read back and deleted at once (OpenCV writes only to files); the data
 folder's own files are never changed.
 
-    python -m edge_face_tools.liveness_conditions --data DIR [--conditions small dark fps10 hd blocky sharpened] [--limit N]
+    python -m edge_face_tools.liveness_conditions --data DIR [--limit N]
+        [--conditions small dark fps10 hd blocky sharpened]
 """
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ or portrait clip cut to 4:3 loses the forehead and chin MiniFASNet's context cro
 person standing before it: session 4's controls lost ~5 logits to that cut alone), and the kiosk's from those
 whose camera stood still (`still_camera`); each seed starts at another person. The hand-held shake is a pure
 rotation, with no parallax, so a still person shaken reads as a plane to the own-motion cue: harsher than a real
-phone, which also translates. Everything is seeded: the same arguments give the same videos. Real data is only read; the output folder is wherever --out says (never the repository).
+phone, which also translates. Everything is seeded: the same arguments give the same videos. Real data is only
+read; the output folder is wherever --out says (never the repository).
 """
 from __future__ import annotations
 
@@ -616,13 +617,13 @@ def main(argv: list[str] | None = None) -> int:
                  tuple(m for m in args.modes.split(",") if m))
     rng = np.random.default_rng(args.seed + 1)
     controls = [(j, int(rng.integers(2**31))) for j in range(args.live_controls)]
-    # live controls from landscape recordings only, as a camera delivers them: a square or portrait clip centre-cut
-    # to 4:3 loses the forehead and chin that MiniFASNet's context crop needs, which no camera does to a person;
-    # each seed starts at another person
-    # kiosk controls from recordings whose camera stood still (a kiosk's does not move), hand-held ones from any
-    pools = {"handheld": landscape(lives) or lives}
-    pools["kiosk"] = [p for p in pools["handheld"] if still_camera(p)] or pools["handheld"]
-    first = int(rng.integers(len(pools["handheld"])))
+    # live controls from landscape recordings (a square or portrait clip cut to 4:3 loses the forehead and chin
+    # MiniFASNet's context crop reads), the kiosk's from those whose camera stood still; each seed starts elsewhere
+    pools: dict[str, list[Path]] = {}
+    if args.live_controls:
+        pools["handheld"] = landscape(lives) or lives
+        pools["kiosk"] = [p for p in pools["handheld"] if still_camera(p)] or pools["handheld"]
+    first = int(rng.integers(len(pools["handheld"]))) if pools else 0
     # controls interleaved with the attacks, so a run stopped part way has both classes
     jobs: list[tuple[str, int]] = []
     for i in range(len(specs)):
