@@ -169,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--fixed-camera", action="store_true",
                    help="liveness: also read the kiosk-mode videos (labels.csv mode=kiosk) as the camera session does")
     b.add_argument("--turn", action="store_true",
-                   help="liveness, with --fixed-camera: also each kiosk-mode video as a session that asked for a head "
-                        "turn (camera.challenge = turn), once to the left and once to the right")
+                   help="liveness: also each kiosk-mode video as a session that asked for a head turn "
+                        "(camera.challenge = turn), once to the left and once to the right (implies --fixed-camera)")
     b.add_argument("--max-video-seconds", type=float, default=60.0, help="liveness: longest video analysed")
     b.add_argument("--all-cues", action="store_true",
                    help="liveness: compute and report every cue, not only those the service's fusion uses (the "
