@@ -610,8 +610,8 @@ def test_bench_liveness_turn_reads_kiosk_recordings_as_turn_sessions(face_servic
 
 def test_conditions_tool_re_records_videos_as_other_cameras_would(photos, tmp_path, capsys):
     """benchmarks/liveness_conditions.py: each condition gives a real video of its kind (240 px high, darker,
-    10 fps, 1080p, 8x8 blocks, sharpened), and the tool runs the service on every one (a print stays a spoof
-    whatever the camera)."""
+    10 fps, 1080p, 8x8 blocks, sharpened, defocused, overexposed), and the tool runs the service on every one (a
+    print stays a spoof whatever the camera)."""
     from edge_face_tools import liveness_conditions as tool
 
     frames = list(print_attack(cv2.imread(str(photos / "obama2.jpg")), 3.0, fps=25.0))
@@ -636,6 +636,7 @@ def test_conditions_tool_re_records_videos_as_other_cameras_would(photos, tmp_pa
     assert infos["dark"][4] < 0.6 * infos["small"][4]
     assert blockiness(firsts["blocky"]) > 1.3 * blockiness(firsts["sharpened"]), blockiness(firsts["blocky"])
     assert detail(firsts["sharpened"]) > 1.5 * detail(frames[0]) and detail(firsts["blocky"]) < detail(frames[0])
+    assert detail(firsts["defocus"]) < 0.5 * detail(frames[0]) and infos["bright"][4] > 1.3 * infos["small"][4]
     write_video(tmp_path / "print.mp4", frames[::3])
     (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo\n"
                                          "print.mp4,spoof,print,video 3s 320x240,tests\n")

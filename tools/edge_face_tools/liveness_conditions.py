@@ -5,12 +5,13 @@ changed against the original, per condition, and the CPU flags.
 Conditions (what kiosk webcams and phones do that the dev videos do not): `small` (240 px high), `dark`
 (gamma 2.2 x 0.6 and sensor noise sigma 3), `fps10` (10 frames a second), `hd` (upscaled to 1080p), `blocky`
 (every frame JPEG quality 20: a low-quality MJPEG webcam's 8x8 blocks, a periodic grid like a screen's),
-`sharpened` (unsharp mask, amount 1, sigma 1.5: a phone's processing), each encoded MPEG-4 part 2 by OpenCV's
+`sharpened` (unsharp mask, amount 1, sigma 1.5: a phone's processing), `defocus` (Gaussian blur, sigma 0.4% of
+the frame's height), `bright` (gain 1.6, highlights clipped), each encoded MPEG-4 part 2 by OpenCV's
 writer into a temporary file that is read back and deleted at once (OpenCV writes only to files); the data
 folder's own files are never changed.
 
     python -m edge_face_tools.liveness_conditions --data DIR [--limit N]
-        [--conditions small dark fps10 hd blocky sharpened]
+        [--conditions small dark fps10 hd blocky sharpened defocus bright]
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from edge_face.runtime.cpu import describe
 from edge_face.services import LivenessService, wire_faces
 from edge_face_tools.liveness import read_labels
 
-CONDITIONS = ("small", "dark", "fps10", "hd", "blocky", "sharpened")
+CONDITIONS = ("small", "dark", "fps10", "hd", "blocky", "sharpened", "defocus", "bright")
 
 
 def _read(path: Path) -> tuple[list[np.ndarray], float]:
@@ -72,6 +73,11 @@ def recorded(frames: list[np.ndarray], fps: float, condition: str, seed: int = 0
                   for f in frames]
     elif condition == "sharpened":  # a phone's strong unsharp mask: halos and boosted fine texture
         frames = [cv2.addWeighted(f, 2.0, cv2.GaussianBlur(f, (0, 0), 1.5), -1.0, 0) for f in frames]
+    elif condition == "defocus":  # a lens focused behind the person: blur of 0.4% of the frame's height
+        sigma = 0.004 * frames[0].shape[0]
+        frames = [cv2.GaussianBlur(f, (0, 0), sigma) for f in frames]
+    elif condition == "bright":  # exposure set for a dark room: x1.6, highlights clipped
+        frames = [cv2.convertScaleAbs(f, alpha=1.6) for f in frames]
     else:
         raise ValueError(f"unknown condition {condition!r}")
     fd, name = tempfile.mkstemp(suffix=".mp4")
