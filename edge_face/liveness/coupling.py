@@ -146,12 +146,8 @@ def measure_pair(prev: np.ndarray, gray: np.ndarray, box: np.ndarray, with_plane
     its own, so others (below the face, between the ring and the border strip) would cost time and change
     nothing."""
     pts = _corners(prev, box)
-    if pts is None or len(pts) < 8:
-        return None
-    face, ring, border = _regions(pts[:, 0], box, gray.shape[:2])
-    if face.sum() < 6:  # fewer still once tracked both ways
-        return None
-    pts = pts[face | ring | border]
+    if pts is None or len(pts) < 8 or _regions(pts[:, 0], box, gray.shape[:2])[0].sum() < 6:
+        return None  # under 6 on the face: fewer still once tracked both ways
     nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, gray, pts, None, **LK)
     back, st2, _ = cv2.calcOpticalFlowPyrLK(gray, prev, nxt, None, **LK)
     ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((back - pts)[:, 0], axis=1) < 0.5)
