@@ -513,3 +513,13 @@ def test_nobody_in_front_of_the_camera_is_4007(api_server, tmp_path, photos):
     assert (resp.status_code, resp.json()["code"]) == (400, 4007), resp.json()
     assert api.get("/camera/status").json()["state"] == "open"
     api.assert_alive(photos)
+
+
+def test_the_pi_camera_focuses_continuously_where_its_lens_can():
+    """Camera Module 3 lists AfMode among its controls (as (min, max, default)); Module 2 has a fixed focus and no
+    AfMode, where asking for it would fail the whole configuration."""
+    from edge_face.camera.picamera import AF_CONTINUOUS, controls_for
+    module3 = {"AfMode": (0, 2, 0), "LensPosition": (0.0, 15.0, 1.0), "FrameDurationLimits": (33333, 120000, None)}
+    module2 = {"FrameDurationLimits": (47183, 11767556, None), "AnalogueGain": (1.0, 10.66, None)}
+    assert controls_for(module3, 15) == {"FrameRate": 15.0, "AfMode": AF_CONTINUOUS}
+    assert controls_for(module2, 10) == {"FrameRate": 10.0}

@@ -7,10 +7,27 @@ so this module is kept to the few calls below (untested here; the owner's timeou
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
 from edge_face.camera.errors import CameraError
+
+# libcamera's AfModeEnum (Manual 0, Auto 1, Continuous 2), as an int so that this module needs no libcamera import
+AF_CONTINUOUS = 2
+
+
+def controls_for(available: Mapping[str, object], fps: float) -> dict[str, object]:
+    """The controls a kiosk's camera is started with, among those it has (Picamera2.camera_controls).
+    Continuous autofocus where the lens has it (Camera Module 3): MiniFASNet reads a defocused live face as a
+    print (a blur of 0.4% of the frame's height rejects 4 of liveness-dev's 26 live videos:
+    benchmarks/liveness_conditions.py --conditions defocus), and a person stands anywhere from an arm's length to
+    a step back; a fixed-focus module has no AfMode and keeps its factory focus (setting it there fails).
+    FrameRate is picamera2's own name for libcamera's FrameDurationLimits, which every camera has."""
+    wanted: dict[str, object] = {"FrameRate": float(fps)}
+    if "AfMode" in available:
+        wanted["AfMode"] = AF_CONTINUOUS
+    return wanted
 
 
 class PiCamera:
@@ -30,7 +47,7 @@ class PiCamera:
             cam = Picamera2()
             # libcamera's "RGB888" is B, G, R in memory: what OpenCV calls BGR.
             config = cam.create_video_configuration(main={"size": (self.width, self.height), "format": "RGB888"},
-                                                    controls={"FrameRate": float(self.fps)})
+                                                    controls=controls_for(cam.camera_controls, self.fps))
             cam.configure(config)
             cam.start()
         except Exception as exc:  # noqa: BLE001 - libcamera raises many kinds; all mean "no camera"
