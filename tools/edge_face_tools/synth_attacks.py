@@ -9,16 +9,18 @@ Every attack is a physical object in a 3-D scene, filmed by a camera model:
   showing the photo or a live video (a replay);
 * held by a hand: fingers drawn on the sheet, a smooth random 3-D pose walk plus a 6-10 Hz tremor;
 * in front of a real scene: the frames of a real live video (the attacker behind the sheet), with a fixed camera
-  (`kiosk`) or filmed by a hand-held phone (`handheld`: the whole view rotates with the phone, an upload);
+  (`kiosk`) or filmed by a hand-held phone (`handheld`: the whole view rotates with the phone, an upload, and the
+  phone's 0.4-1.2 cm of translation shifts the artefact, near the lens, more than the scene, taken as one plane
+  SCENE_Z away: the parallax a real phone gives);
 * through a camera model: defocus, rolling shutter, exposure, sensor noise, JPEG then MPEG-4 compression.
 
 `--live-controls N` also passes N real live videos through the same camera model (label live): a cue that learnt
 "noise or compression means attack" is caught by them. They are drawn from the landscape recordings only (a square
 or portrait clip cut to 4:3 loses the forehead and chin MiniFASNet's context crop reads, which no camera does to a
 person standing before it: session 4's controls lost ~5 logits to that cut alone), and the kiosk's from those
-whose camera stood still (`still_camera`); each seed starts at another person. The hand-held shake is a pure
-rotation, with no parallax, so a still person shaken reads as a plane to the own-motion cue: harsher than a real
-phone, which also translates. Everything is seeded: the same arguments give the same videos. Real data is only
+whose camera stood still (`still_camera`); each seed starts at another person. A live control's hand-held shake is a
+pure rotation, with no parallax (a recorded video has no depth to shift by), so a still person shaken reads as a
+plane to the own-motion cue: harsher than a real phone, which also translates. Everything is seeded: the same arguments give the same videos. Real data is only
 read; the output folder is wherever --out says (never the repository).
 """
 from __future__ import annotations
@@ -35,6 +37,7 @@ import numpy as np
 
 W, H = 640, 480
 FOCAL = 560.0  # pixels: a ~60 degree webcam
+SCENE_Z = 1.5  # metres: the scene behind a held artefact (the attacker and the room), for a phone's parallax
 FAMILIES = ("print_flat", "print_bent", "print_cutout", "paper_mask", "screen_phone", "screen_tablet",
             "screen_monitor")
 MODES = ("kiosk", "handheld")
@@ -499,6 +502,10 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
         cyaw = smooth_walk(rng, n, spec.fps, math.radians(rng.uniform(2, 5)), 0.7, math.radians(0.25))
         cpitch = smooth_walk(rng, n, spec.fps, math.radians(rng.uniform(1.5, 4)), 0.7, math.radians(0.25))
         croll = smooth_walk(rng, n, spec.fps, math.radians(rng.uniform(1, 4)), 0.5, math.radians(0.15))
+        # the phone also translates (metres): the artefact, near the lens, shifts more than the scene behind it
+        reach = rng.uniform(0.004, 0.012)
+        cshift = np.stack([smooth_walk(rng, n, spec.fps, reach, 0.6, 0.0005),
+                           smooth_walk(rng, n, spec.fps, reach * 0.7, 0.6, 0.0005)], axis=1)
     kmat = np.array([[FOCAL, 0, W / 2], [0, FOCAL, H / 2], [0, 0, 1]])
 
     frames, last_centre = [], None
@@ -515,6 +522,8 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
         trans = base + np.array([tx[i], ty[i], tz[i]])
         if held:  # the hand keeps the artefact in front of the attacker's face as their head moves
             trans[:2] += follow[i] * z0 / FOCAL
+        if spec.mode == "handheld":  # the camera moved by cshift: the artefact, in camera coordinates, by minus it
+            trans[:2] -= cshift[i]
         layer, alpha = render_sheet(sheet, rgba, rot, trans, (W / 2, H / 2), bend, 12, light)
         centre = project(np.zeros((1, 3)), rot, trans, (W / 2, H / 2))[0]
         velocity = np.zeros(2) if last_centre is None else centre - last_centre
@@ -522,6 +531,9 @@ def render(spec: Spec, detector) -> list[np.ndarray]:
         both = cam.rolling_shutter(np.dstack([layer, alpha]), velocity)
         layer, alpha = both[..., :3], both[..., 3:]
         bg = scene_frames[i % len(scene_frames)].astype(np.float32) * np.float32(1 / 255.0)
+        if spec.mode == "handheld":  # the scene as one plane SCENE_Z away: its parallax against the artefact
+            dx, dy = -FOCAL * cshift[i] / SCENE_Z
+            bg = cv2.warpAffine(bg, np.float32([[1, 0, dx], [0, 1, dy]]), (W, H), borderMode=cv2.BORDER_REFLECT)
         scene = bg * (1 - alpha) + layer * alpha
         if spec.mode == "handheld":
             hmat = kmat @ rotation(cyaw[i], cpitch[i], croll[i]) @ np.linalg.inv(kmat)
