@@ -20,8 +20,9 @@ or portrait clip cut to 4:3 loses the forehead and chin MiniFASNet's context cro
 person standing before it: session 4's controls lost ~5 logits to that cut alone), and the kiosk's from those
 whose camera stood still (`still_camera`); each seed starts at another person. A live control's hand-held shake is a
 pure rotation, with no parallax (a recorded video has no depth to shift by), so a still person shaken reads as a
-plane to the own-motion cue: harsher than a real phone, which also translates. Everything is seeded: the same arguments give the same videos. Real data is only
-read; the output folder is wherever --out says (never the repository).
+plane to the own-motion cue: harsher than a real phone, which also translates. Everything is seeded: the same
+arguments give the same videos. Real data is only read; the output folder is wherever --out says (never the
+repository).
 """
 from __future__ import annotations
 
