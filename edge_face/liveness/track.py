@@ -17,7 +17,7 @@ import numpy as np
 
 from edge_face import native
 from edge_face.models.contract import InputSpec
-from edge_face.pipeline.detect import YuNetDetector
+from edge_face.pipeline.findfaces import FaceFinder
 from edge_face.pipeline.select import main_face_index
 from edge_face.pipeline.types import Face
 
@@ -73,7 +73,7 @@ def shrink(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
 class FaceTracker:
     """One face per frame or None; a lost face is re-acquired only where it was (a kiosk sees one subject)."""
 
-    detector: YuNetDetector
+    detector: FaceFinder  # the service's finder at the tracking size (FaceFinder.tracking)
     last: np.ndarray | None = None
     misses: int = 0
 
@@ -101,7 +101,7 @@ class FaceTracker:
         if not faces:
             faces = self.detector.detect(bgr)
         if not faces and self.last is not None:  # the face it follows, scoring under what starts a track
-            faces = getattr(self.detector, "detector", self.detector).detect(bgr, score_threshold=FOLLOW_SCORE)
+            faces = self.detector.detect_plain(bgr, FOLLOW_SCORE)
         if not faces:
             return self._miss()
         if self.last is None:

@@ -179,6 +179,11 @@ class FaceFinder:
             return "backlit"
         return None
 
+    def detect_plain(self, frame: np.ndarray, score_threshold: float) -> list[Face]:
+        """YuNet alone on the frame as it is, down to `score_threshold`: for a tracker keeping a face it already
+        follows (a head tilted far back, a nod's blur), which must not start a track on so little."""
+        return self.detector.detect(frame, score_threshold=score_threshold)
+
     def detect(self, frame: np.ndarray, layout: str = "bgr") -> list[Face]:
         """Faces sorted by score, in the pixel frame of `frame`."""
         h, w = frame.shape[:2]

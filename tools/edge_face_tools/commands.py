@@ -87,7 +87,7 @@ def bench(args: argparse.Namespace) -> int:
         all_cues = bool(args.all_cues or args.fit)
         result = liveness.run(Path(args.data), LivenessService(service, limits, all_cues=all_cues),
                               progress=not args.json, fit=Path(args.fit) if args.fit else None,
-                              fixed_camera=args.fixed_camera or args.turn, turn=args.turn)
+                              fixed_camera=args.fixed_camera, turn=args.turn)
         result["max_video_seconds"] = args.max_video_seconds
     elif args.which == "http":
         from edge_face_tools import http

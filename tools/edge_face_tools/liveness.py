@@ -236,6 +236,7 @@ def run(folder: Path, service, *, progress: bool = True, fit: Path | None = None
         images: bool = True, cues: tuple[str, ...] = CUES, fixed_camera: bool = False, turn: bool = False) -> dict:
     """`fixed_camera`: also the kiosk-mode videos as the camera session reads them (`videos_fixed_camera`); `turn`:
     also as sessions that asked for a head turn (`videos_fixed_camera_turn`)."""
+    fixed_camera = fixed_camera or turn  # the turn sessions are the kiosk's: its recordings read as a fixed camera
     rows = read_labels(folder)
     videos = [r for r in rows if r["kind"] == "video"]
     pics = [r for r in rows if r["kind"] == "image"]
